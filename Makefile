@@ -1,0 +1,35 @@
+# nmtkit: `make demo` runs the whole pipeline on a generated task; `make test` runs the tests.
+# Both build the virtual environment first when it is missing or older than pyproject.toml.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := runs/demo-dates
+
+.PHONY: install demo test multi30k clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/nmtkit data dates data/demo --overwrite
+	$(BIN)/nmtkit preprocess recipes/demo-dates.yaml
+	$(BIN)/nmtkit train recipes/demo-dates.yaml --overwrite
+	$(BIN)/nmtkit translate --model $(DEMO)/model < data/demo/test.txt > $(DEMO)/test.hyp
+	paste data/demo/test.txt $(DEMO)/test.hyp | head -n 5
+	$(BIN)/nmtkit score --ref data/demo/test.iso $(DEMO)/test.hyp
+
+test: install
+	$(BIN)/python -m pytest -q
+
+# Multi30k into data/multi30k: downloaded, or copied with MULTI30K_FROM=folder.
+multi30k: install
+	$(BIN)/nmtkit data multi30k data/multi30k $(if $(MULTI30K_FROM),--from $(MULTI30K_FROM))
+
+clean:
+	rm -rf runs data/demo

@@ -1,0 +1,97 @@
+"""The model directory: everything `translate` needs, and nothing half-written.
+
+Layout: `recipe.yaml` (the resolved recipe), `tokenizer.model`, `src.vocab.json`,
+`tgt.vocab.json` (copied from the prepared data), `model.weights.h5` (the best weights so far),
+`manifest.json` (data and training summary) and `metrics.jsonl` (one line per validation).
+The directory appears under its name only once it holds weights; each later save replaces files
+by atomic renames, so a crash at any point leaves the previous best model intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nmtkit.atomic import replace_dir, staging_dir, write_text_atomic
+from nmtkit.config import Recipe, dump_recipe, recipe_from_dict
+from nmtkit.data.prepared import MANIFEST, SRC_VOCAB, TGT_VOCAB, TOKENIZER, load_vocabs, read_manifest
+from nmtkit.data.tokenizer import SubwordTokenizer
+from nmtkit.data.vocab import Vocab
+from nmtkit.errors import ModelDirError
+
+RECIPE = "recipe.yaml"
+WEIGHTS = "model.weights.h5"
+METRICS = "metrics.jsonl"
+
+
+class ModelWriter:
+    """Stages a model directory beside its target and publishes it at the first save."""
+
+    def __init__(self, target: str | Path, overwrite: bool = False):
+        self.target = Path(target)
+        self.dir = staging_dir(self.target, overwrite)
+        self.published = False
+
+    def __enter__(self) -> "ModelWriter":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if not self.published:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write_static(self, recipe: Recipe, prepared: Path) -> None:
+        (self.dir / RECIPE).write_text(dump_recipe(recipe), encoding="utf-8")
+        for name in (TOKENIZER, SRC_VOCAB, TGT_VOCAB):
+            shutil.copyfile(prepared / name, self.dir / name)
+
+    def save(self, manifest: dict[str, Any], metrics: list[dict[str, Any]], model=None) -> None:
+        """Write the records, and the weights when `model` is given (the first save must)."""
+        if model is not None:
+            partial = self.dir / ".partial.weights.h5"  # Keras wants the .weights.h5 suffix
+            model.save_weights(partial)
+            os.replace(partial, self.dir / WEIGHTS)
+        elif not self.published:
+            raise RuntimeError("the first save of a model directory must include weights")
+        write_text_atomic(self.dir / METRICS, "".join(json.dumps(m) + "\n" for m in metrics))
+        write_text_atomic(self.dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        if not self.published:
+            replace_dir(self.dir, self.target)
+            self.dir, self.published = self.target, True
+
+
+@dataclass
+class LoadedModel:
+    recipe: Recipe
+    tokenizer: SubwordTokenizer
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    model: Any  # nmtkit.models.seq2seq.Seq2Seq (imported lazily: TensorFlow is slow to load)
+
+
+def load_model_dir(path: str | Path) -> LoadedModel:
+    path = Path(path)
+    read_manifest(path, "model directory")
+    if not (path / WEIGHTS).is_file():
+        raise ModelDirError(f"{path} is not an nmtkit model directory: no {WEIGHTS}")
+    try:
+        raw = yaml.safe_load((path / RECIPE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ModelDirError(f"{path / RECIPE}: unreadable ({exc})") from None
+    recipe = recipe_from_dict(raw, source=str(path / RECIPE))
+    src_vocab, tgt_vocab = load_vocabs(path)
+    tokenizer = SubwordTokenizer(path / TOKENIZER)
+
+    from nmtkit.models.seq2seq import build_model
+
+    model = build_model(recipe.model, len(src_vocab), len(tgt_vocab))
+    try:
+        model.load_weights(path / WEIGHTS)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelDirError(f"{path / WEIGHTS}: cannot load weights ({exc})") from None
+    return LoadedModel(recipe, tokenizer, src_vocab, tgt_vocab, model)

@@ -1,0 +1,188 @@
+"""The `nmtkit` command: thin Typer commands over the library functions.
+
+Each command parses its options, calls one function, and maps `NmtkitError` to a one-line
+message on stderr and the error's exit code. TensorFlow is imported only by the commands that
+need it (train, translate), so `--help`, `score` and `data` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from nmtkit import __version__
+from nmtkit.errors import NmtkitError
+
+STARTED = time.monotonic()  # train's wall-clock budget counts from here, imports included
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ logs are noise to users
+
+app = typer.Typer(
+    help="Recurrent sequence-to-sequence translation: preprocess, train, translate, score.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Fetch or generate corpora.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+RecipeArg = typer.Argument(..., help="Recipe YAML file (see recipes/).")
+SetOption = typer.Option(None, "--set", help="Override a recipe key: section.key=value (repeatable).")
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"nmtkit: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def reports_errors(command):
+    """Turn user errors into one line on stderr and an exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except NmtkitError as exc:
+            raise _fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted", 130) from None
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error
+            sys.stderr.close()
+            raise typer.Exit(0) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nmtkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Recurrent sequence-to-sequence translation: preprocess, train, translate, score."""
+
+
+@app.command()
+@reports_errors
+def preprocess(recipe: Path = RecipeArg, set_: Optional[List[str]] = SetOption) -> None:
+    """Train the subword model, build vocabularies and encode the recipe's data."""
+    from nmtkit.config import load_recipe
+    from nmtkit.preprocess import preprocess as run
+
+    config = load_recipe(recipe, set_ or [])
+    manifest = run(config)
+    train = manifest["splits"]["train"]
+    typer.echo(
+        f"prepared {config.data.prepared}: {train['pairs']} training pairs "
+        f"({sum(train['dropped'].values())} dropped), vocab src {manifest['vocab']['src']} "
+        f"tgt {manifest['vocab']['tgt']}",
+        err=True,
+    )
+
+
+@app.command()
+@reports_errors
+def train(
+    recipe: Path = RecipeArg,
+    set_: Optional[List[str]] = SetOption,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing model directory."),
+) -> None:
+    """Train the recipe's model; the best weights (validation loss) go to train.model_dir."""
+    from nmtkit.config import load_recipe
+
+    config = load_recipe(recipe, set_ or [])
+    from nmtkit.training import train as run
+
+    manifest = run(config, overwrite=overwrite, started_at=STARTED)
+    best, stats = manifest["training"]["best"], manifest["training"]
+    typer.echo(
+        f"model {config.train.model_dir}: {stats['steps']} steps, {stats['epochs']} epochs "
+        f"({stats['stopped_by']}), {stats['train_tokens_per_s']:,.0f} target tok/s; best valid "
+        f"loss {best['valid_loss']:.3f} ppl {best['valid_ppl']:.2f} at step {best['step']}",
+        err=True,
+    )
+
+
+@app.command()
+@reports_errors
+def translate(
+    model: Path = typer.Option(..., "--model", "-m", help="Model directory written by `train`."),
+    beam: Optional[int] = typer.Option(None, "--beam", min=1, help="Beam size; 1 = greedy. Default: the recipe's."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Sentences per batch."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", min=1, help="Longest output in tokens."),
+) -> None:
+    """Translate stdin to stdout: one output line per input line, in order."""
+    from nmtkit.data.textio import iter_decoded
+    from nmtkit.translate import translate_stream
+
+    sys.stdout.reconfigure(encoding="utf-8")
+    translate_stream(model, iter_decoded(sys.stdin.buffer, "<stdin>"), sys.stdout,
+                     beam_size=beam, batch_size=batch_size, max_length=max_length)
+
+
+@app.command()
+@reports_errors
+def score(
+    ref: Path = typer.Option(..., "--ref", "-r", help="Reference translations, one per line."),
+    hyp: Optional[Path] = typer.Argument(None, help="Hypotheses file; stdin when omitted."),
+    as_json: bool = typer.Option(False, "--json", help="Print every number as JSON."),
+) -> None:
+    """Score hypotheses: BLEU (with precisions and brevity penalty), chrF and METEOR."""
+    from nmtkit.data.textio import decode_lines, read_lines
+    from nmtkit.scoring import read_hypotheses_and_references, score as run
+
+    if hyp is None:
+        hyps, name = decode_lines(sys.stdin.buffer, "<stdin>"), "<stdin>"
+    else:
+        hyps, name = read_lines(hyp), str(hyp)
+    refs = read_hypotheses_and_references(hyps, name, ref)
+    report = run(hyps, refs)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        from rich.console import Console
+
+        Console().print(report.render())
+
+
+@data_app.command("multi30k")
+@reports_errors
+def data_multi30k(
+    dest: Path = typer.Argument(Path("data/multi30k"), help="Folder to write the corpus to."),
+    source: Optional[Path] = typer.Option(None, "--from", help="Copy from this local folder instead of downloading."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """Multi30k task 1 (de/en raw text: train, val, test_2016_flickr), downloaded or copied."""
+    from nmtkit.data.corpora import fetch_multi30k
+
+    files = fetch_multi30k(dest, source, overwrite)
+    typer.echo(f"wrote {len(files)} files to {dest}", err=True)
+
+
+@data_app.command("dates")
+@reports_errors
+def data_dates(
+    dest: Path = typer.Argument(Path("data/demo"), help="Folder to write the task to."),
+    seed: int = typer.Option(7, help="Random seed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """Generate the demo task: English dates -> ISO 8601 (train 20k, val 1k, test 1k)."""
+    from nmtkit.data.corpora import make_dates
+
+    make_dates(dest, seed=seed, overwrite=overwrite)
+    typer.echo(f"wrote the dates task to {dest}", err=True)
+
+
+def main() -> None:
+    app(prog_name="nmtkit")

@@ -1,0 +1,1 @@
+"""Data handling below the commands: text I/O, vocabularies, tokenizers, batching, corpora."""

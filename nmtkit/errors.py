@@ -1,0 +1,29 @@
+"""User-facing errors: each carries a one-line message and the exit code the CLI returns.
+
+Only `cli.py` catches these; library code raises them where the problem is found, saying what
+was wrong and where (file, line, recipe key) so that the message alone lets the user fix it.
+"""
+
+
+class NmtkitError(Exception):
+    """Base class: a problem the user can fix, reported without a traceback."""
+
+    exit_code = 1
+
+
+class RecipeError(NmtkitError):
+    """A recipe file or a --set override is malformed or has a bad value."""
+
+    exit_code = 78  # EX_CONFIG
+
+
+class DataError(NmtkitError):
+    """Input text is missing, unreadable, not UTF-8, or parallel files disagree."""
+
+    exit_code = 65  # EX_DATAERR
+
+
+class ModelDirError(NmtkitError):
+    """A directory given as a model (or prepared data) is not one, or would be clobbered."""
+
+    exit_code = 66  # EX_NOINPUT
