@@ -19,6 +19,7 @@ import typer
 
 from nmtkit import __version__
 from nmtkit.errors import NmtkitError
+from nmtkit.native_stderr import import_tensorflow_quietly
 
 STARTED = time.monotonic()  # train's wall-clock budget counts from here, imports included
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ logs are noise to users
@@ -102,6 +103,7 @@ def train(
     from nmtkit.config import load_recipe
 
     config = load_recipe(recipe, set_ or [])
+    import_tensorflow_quietly()
     from nmtkit.training import train as run
 
     manifest = run(config, overwrite=overwrite, started_at=STARTED)
@@ -124,6 +126,8 @@ def translate(
 ) -> None:
     """Translate stdin to stdout: one output line per input line, in order."""
     from nmtkit.data.textio import iter_decoded
+
+    import_tensorflow_quietly()
     from nmtkit.translate import translate_stream
 
     sys.stdout.reconfigure(encoding="utf-8")

@@ -33,7 +33,11 @@ def bleu_and_chrf(hyps: list[str], refs: list[str]) -> dict[str, Any]:
     return {
         "bleu": {
             "score": bleu.score,
-            "precisions": list(bleu.precisions),
+            # Raw clipped n-gram precisions; sacrebleu's own `precisions` are the smoothed ones
+            # that enter the score, which disguise an n-gram order with no match at all.
+            "precisions": [100.0 * m / t if t else 0.0 for m, t in zip(bleu.counts, bleu.totals)],
+            "matches": list(bleu.counts),
+            "totals": list(bleu.totals),
             "brevity_penalty": bleu.bp,
             "length_ratio": bleu.sys_len / bleu.ref_len if bleu.ref_len else 0.0,
             "hyp_length": bleu.sys_len,

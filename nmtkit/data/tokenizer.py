@@ -14,6 +14,7 @@ from typing import Sequence
 import sentencepiece as spm
 
 from nmtkit.errors import DataError, ModelDirError
+from nmtkit.native_stderr import native_stderr_to
 
 
 class SubwordTokenizer:
@@ -36,7 +37,7 @@ class SubwordTokenizer:
     ) -> "SubwordTokenizer":
         """Train on `lines` and write the model to `model_path` (a `.model` file)."""
         model = io.BytesIO()
-        with open(log_path, "w", encoding="utf-8") as log:
+        with native_stderr_to(log_path):
             try:
                 spm.SentencePieceTrainer.train(
                     sentence_iterator=iter(lines),
@@ -47,7 +48,6 @@ class SubwordTokenizer:
                     # Small corpora may hold fewer pieces than asked for: take what there is.
                     hard_vocab_limit=False,
                     num_threads=os.cpu_count() or 1,
-                    logstream=log,
                 )
             except RuntimeError as exc:
                 raise DataError(f"sentencepiece training failed: {exc}") from None

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Train the reference recipe on Multi30k for a wall-clock budget, then translate
+# test_2016_flickr with beam 5 and greedy search, and print BLEU and chrF (sacrebleu, with
+# signatures), training target tokens/s, translation sentences/s and peak memory.
+#
+#   bench/multi30k.sh DATA_DIR [MINUTES] [RECIPE]
+#
+# DATA_DIR holds {train,val,test_2016_flickr}.{de,en}[.gz]; MINUTES defaults to 25 (the peer's
+# budget, see the README); RECIPE defaults to recipes/multi30k-de-en.yaml. Extra recipe
+# overrides can be passed in NMTKIT_SET (e.g. NMTKIT_SET="train.precision=float32").
+set -euo pipefail
+DATA=$(cd "${1:?usage: bench/multi30k.sh DATA_DIR [MINUTES] [RECIPE]}" && pwd)
+MINUTES=${2:-25}
+RECIPE=${3:-recipes/multi30k-de-en.yaml}
+cd "$(dirname "$0")/.."
+make --quiet install
+NMTKIT=.venv/bin/nmtkit
+RUN=runs/bench-$(basename "$RECIPE" .yaml)
+mkdir -p "$RUN"
+SETS=(--set "data.root=$DATA" --set "data.prepared=$RUN/data" --set "train.model_dir=$RUN/model")
+for kv in ${NMTKIT_SET:-}; do SETS+=(--set "$kv"); done
+SRC=$(sed -n 's/^ *src_lang: *\([a-z]*\).*/\1/p' "$RECIPE")
+TGT=$(sed -n 's/^ *tgt_lang: *\([a-z]*\).*/\1/p' "$RECIPE")
+
+peak_mib() { awk '/Maximum resident/ {printf "%.0f", $NF / 1024}' "$1"; }
+now() { date +%s.%N; }
+
+echo "== preprocess" >&2
+$NMTKIT preprocess "$RECIPE" "${SETS[@]}"
+echo "== train ($MINUTES min budget)" >&2
+/usr/bin/time -v -o "$RUN/train.time" $NMTKIT train "$RECIPE" "${SETS[@]}" \
+    --set "train.max_minutes=$MINUTES" --set train.epochs=1000 --overwrite 2> >(tee "$RUN/train.log" >&2)
+
+gunzip -c -f "$DATA/test_2016_flickr.$SRC"* > "$RUN/test.$SRC"
+gunzip -c -f "$DATA/test_2016_flickr.$TGT"* > "$RUN/test.$TGT"
+for beam in 5 1; do
+  echo "== translate test_2016_flickr, beam $beam" >&2
+  start=$(now)
+  /usr/bin/time -v -o "$RUN/translate.beam$beam.time" $NMTKIT translate --model "$RUN/model" \
+      --beam $beam --batch-size 64 < "$RUN/test.$SRC" > "$RUN/test.beam$beam.$TGT"
+  echo "$start $(now)" > "$RUN/translate.beam$beam.seconds"
+  $NMTKIT score --json --ref "$RUN/test.$TGT" "$RUN/test.beam$beam.$TGT" > "$RUN/score.beam$beam.json"
+done
+
+.venv/bin/python - "$RUN" "$(peak_mib "$RUN/train.time")" "$(peak_mib "$RUN/translate.beam5.time")" <<'PY'
+import json, sys
+from pathlib import Path
+run, train_rss, translate_rss = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+manifest = json.loads((run / "model" / "manifest.json").read_text())
+t = manifest["training"]
+print(f"model: {manifest['parameters']:,} parameters; vocab src {manifest['data']['vocab']['src']} tgt {manifest['data']['vocab']['tgt']}")
+print(f"training: {t['steps']} steps, {t['epochs']} epochs in the budget; "
+      f"{t['train_tokens_per_s']:,.0f} target tok/s over the training steps; "
+      f"peak RSS {train_rss} MiB")
+print(f"best validation: loss {t['best']['valid_loss']:.3f} ppl {t['best']['valid_ppl']:.2f} "
+      f"acc {t['best']['valid_acc']:.1f}% at step {t['best']['step']}")
+for beam in (5, 1):
+    score = json.loads((run / f"score.beam{beam}.json").read_text())
+    start, end = map(float, (run / f"translate.beam{beam}.seconds").read_text().split())
+    seconds = end - start
+    n, b = score["sentences"], score["bleu"]
+    print(f"test_2016_flickr beam {beam}: BLEU {b['score']:.1f} chrF {score['chrf']['score']:.1f} "
+          f"METEOR {score['meteor']['score']:.1f} ({'/'.join(f'{p:.1f}' for p in b['precisions'])}, "
+          f"BP {b['brevity_penalty']:.3f}, ratio {b['length_ratio']:.3f}); "
+          f"{n / seconds:.0f} sent/s ({seconds:.1f} s whole command)")
+print("BLEU signature:", score["bleu"]["signature"])
+print("chrF signature:", score["chrf"]["signature"])
+print(f"translation peak RSS (beam 5): {translate_rss} MiB")
+PY

@@ -1,0 +1,79 @@
+import pytest
+
+from nmtkit.config import Recipe, dump_recipe, load_recipe, recipe_from_dict
+from nmtkit.errors import RecipeError
+
+
+def write(tmp_path, text):
+    path = tmp_path / "r.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_fill_missing_keys(tmp_path):
+    recipe = load_recipe(write(tmp_path, "train:\n  epochs: 3\n"))
+    assert recipe.train.epochs == 3
+    assert recipe.model.decoder_units == 512
+    assert recipe.vocab.type == "bpe"
+
+
+@pytest.mark.parametrize("text, key", [
+    ("model:\n  layers: 2\n", "model.layers"),
+    ("modle:\n  dropout: 0.1\n", "modle"),
+])
+def test_unknown_keys_are_named(tmp_path, text, key):
+    with pytest.raises(RecipeError, match=f"unknown key {key}"):
+        load_recipe(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("train:\n  epochs: two\n", "train.epochs must be an integer"),
+    ("train:\n  epochs: 0\n", "train.epochs must be >= 1"),
+    ("model:\n  dropout: 1.5\n", "model.dropout must be <= 0.95"),
+    ("vocab:\n  type: wordpiece\n", "vocab.type must be one of bpe, unigram"),
+    ("train:\n  precision: half\n", "train.precision must be one of"),
+    ("train:\n  epochs: true\n", "train.epochs must be an integer"),
+    ("model: [1, 2]\n", "model must be a mapping"),
+    ("model:\n  encoder_units: 100\n  decoder_units: 100\n", "must be twice"),
+])
+def test_bad_values_name_the_key(tmp_path, text, message):
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(write(tmp_path, text))
+
+
+def test_overrides_are_typed_and_validated(tmp_path):
+    path = write(tmp_path, "train:\n  epochs: 3\n")
+    recipe = load_recipe(path, ["train.epochs=7", "model.dropout=0.5", "data.root=/x"])
+    assert (recipe.train.epochs, recipe.model.dropout, recipe.data.root) == (7, 0.5, "/x")
+    with pytest.raises(RecipeError, match="train.epochs must be an integer"):
+        load_recipe(path, ["train.epochs=many"])
+    with pytest.raises(RecipeError, match="expected section.key=value"):
+        load_recipe(path, ["epochs=3"])
+    with pytest.raises(RecipeError, match="unknown key train.epoch "):
+        load_recipe(path, ["train.epoch=3"])
+
+
+def test_yaml_errors_give_file_and_line(tmp_path):
+    with pytest.raises(RecipeError, match=r"r\.yaml line 3: "):
+        load_recipe(write(tmp_path, "train:\n  epochs: [3\n"))
+
+
+def test_missing_file():
+    with pytest.raises(RecipeError, match="recipe file nowhere.yaml not found"):
+        load_recipe("nowhere.yaml")
+
+
+def test_dump_round_trips():
+    import yaml
+
+    recipe = Recipe()
+    assert recipe_from_dict(yaml.safe_load(dump_recipe(recipe))) == recipe
+
+
+def test_shipped_recipes_load():
+    from pathlib import Path
+
+    recipes = sorted(Path(__file__).parent.parent.glob("recipes/*.yaml"))
+    assert len(recipes) >= 3
+    for path in recipes:
+        load_recipe(path)

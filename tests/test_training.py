@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nmtkit.data.vocab import PAD
+from nmtkit.training import token_losses
+
+
+def test_label_smoothed_loss_matches_hand_computation(rng):
+    logits = rng.normal(size=(2, 3, 6)).astype(np.float32)
+    targets = np.array([[4, 5, PAD], [1, 4, 5]], np.int32)
+    eps = 0.1
+    total, count = token_losses(tf.constant(logits), tf.constant(targets), eps)
+    expected = 0.0
+    for b in range(2):
+        for t in range(3):
+            if targets[b, t] == PAD:
+                continue
+            log_p = logits[b, t] - np.log(np.exp(logits[b, t]).sum())
+            smooth = -np.delete(log_p, PAD).mean()  # uniform over every token but padding
+            expected += (1 - eps) * -log_p[targets[b, t]] + eps * smooth
+    assert float(count) == 5
+    assert float(total) == pytest.approx(expected, rel=1e-5)
+
+
+def test_training_manifest_and_metrics(trained_model):
+    import json
+
+    manifest = json.loads((trained_model / "manifest.json").read_text())
+    training = manifest["training"]
+    assert training["stopped_by"] == "epochs" and training["epochs"] == pytest.approx(4.0)
+    metrics = [json.loads(line) for line in (trained_model / "metrics.jsonl").read_text().splitlines()]
+    assert len(metrics) == 4
+    losses = [m["valid_loss"] for m in metrics]
+    assert losses[-1] < losses[0]  # it learned
+    assert training["best"]["valid_loss"] == min(losses)
+
+
+def test_time_budget_stops_training(tmp_path, dates_dir):
+    from nmtkit.config import load_recipe
+    from nmtkit.preprocess import preprocess
+    from nmtkit.training import train
+    from tests.conftest import write_recipe
+
+    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", dates_dir, tmp_path / "run",
+                                      train={"epochs": 100, "max_minutes": 0.1}))
+    preprocess(recipe)
+    manifest = train(recipe)
+    assert manifest["training"]["stopped_by"] == "time budget"
+    assert 0 < manifest["training"]["epochs"] < 100
