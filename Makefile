@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := runs/demo-dates
 
-.PHONY: install demo test multi30k clean
+.PHONY: install demo test multi30k wordnet clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ test: install
 # Multi30k into data/multi30k: downloaded, or copied with MULTI30K_FROM=folder.
 multi30k: install
 	$(BIN)/nmtkit data multi30k data/multi30k $(if $(MULTI30K_FROM),--from $(MULTI30K_FROM))
+
+# WordNet for METEOR's synonym matches, into .venv: copied from Debian's dictionary files when
+# they are installed (apt-get install wordnet-base wordnet-sense-index), else downloaded by nltk.
+wordnet: install
+	$(BIN)/nmtkit data wordnet --overwrite $(if $(wildcard /usr/share/wordnet/index.sense),--from /usr/share/wordnet)
 
 clean:
 	rm -rf runs data/demo

@@ -138,26 +138,48 @@ def translate(
 @app.command()
 @reports_errors
 def score(
-    ref: Path = typer.Option(..., "--ref", "-r", help="Reference translations, one per line."),
-    hyp: Optional[Path] = typer.Argument(None, help="Hypotheses file; stdin when omitted."),
-    as_json: bool = typer.Option(False, "--json", help="Print every number as JSON."),
+    hyps: Optional[List[Path]] = typer.Argument(
+        None, metavar="[HYP]...",
+        help="Hypothesis files, one per system; the first is the baseline of the paired tests. "
+             "stdin when omitted."),
+    ref: List[Path] = typer.Option(..., "--ref", "-r", help="Reference file; repeat for several references."),
+    tokenize: str = typer.Option("13a", "--tokenize", "-t",
+                                 help="13a | intl | none (text already tokenized) | char | zh."),
+    lowercase: bool = typer.Option(False, "--lowercase", "-lc", help="Case-insensitive scores."),
+    smooth: str = typer.Option("exp", "--smooth",
+                               help="Corpus BLEU smoothing: exp | none | floor | add-k. "
+                                    "`--tokenize none --smooth none` is multi-bleu.perl."),
+    sentence: bool = typer.Option(False, "--sentence",
+                                  help="Per-sentence scores: tab-separated lines (in JSON: per_sentence)."),
+    as_json: bool = typer.Option(False, "--json", help="Print every number and signature as JSON."),
+    src: Optional[Path] = typer.Option(None, "--src", help="Source sentences: adds BLEU by source length."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of BLEU by length per system."),
+    meteor: str = typer.Option("nltk", "--meteor-impl",
+                               help="nltk | meteor15 (official METEOR 1.5: Java and the meteor15 extra)."),
+    meteor_lang: str = typer.Option("en", "--meteor-lang", help="Target language for METEOR 1.5."),
+    seed: int = typer.Option(12345, "--seed", help="Random seed of the paired tests."),
+    bootstrap_samples: int = typer.Option(1000, "--bootstrap-samples", min=1, help="Paired bootstrap resamples."),
+    ar_trials: int = typer.Option(10000, "--ar-trials", min=1, help="Approximate randomisation trials."),
 ) -> None:
-    """Score hypotheses: BLEU (with precisions and brevity penalty), chrF and METEOR."""
-    from nmtkit.data.textio import decode_lines, read_lines
-    from nmtkit.scoring import read_hypotheses_and_references, score as run
+    """Score hypotheses: BLEU (precisions, brevity penalty), chrF, chrF++, TER and METEOR;
+    several systems get paired significance tests."""
+    from nmtkit.scoring import ScoreOptions, score as run
+    from nmtkit.scoring.inputs import read_score_inputs
 
-    if hyp is None:
-        hyps, name = decode_lines(sys.stdin.buffer, "<stdin>"), "<stdin>"
-    else:
-        hyps, name = read_lines(hyp), str(hyp)
-    refs = read_hypotheses_and_references(hyps, name, ref)
-    report = run(hyps, refs)
+    options = ScoreOptions(tokenize, lowercase, smooth, meteor, meteor_lang)
+    systems, refs, lengths = read_score_inputs(hyps, ref, src, plot, sys.stdin.buffer)
+    report = run(systems, refs, options, per_sentence=sentence, seed=seed, lengths=lengths, plot=plot,
+                 bootstrap_samples=bootstrap_samples, ar_trials=ar_trials)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
+    elif sentence:
+        sys.stdout.write(report.sentence_tsv())
     else:
         from rich.console import Console
 
-        Console().print(report.render())
+        console = Console(width=None if sys.stdout.isatty() else 160)
+        for part in report.render():
+            console.print(part)
 
 
 @data_app.command("multi30k")
@@ -186,6 +208,23 @@ def data_dates(
 
     make_dates(dest, seed=seed, overwrite=overwrite)
     typer.echo(f"wrote the dates task to {dest}", err=True)
+
+
+@data_app.command("wordnet")
+@reports_errors
+def data_wordnet(
+    source: Optional[Path] = typer.Option(
+        None, "--from", help="A WordNet 3.0 dict folder (e.g. /usr/share/wordnet from Debian's "
+                             "wordnet-base and wordnet-sense-index); downloaded by nltk when omitted."),
+    dest: Optional[Path] = typer.Option(None, "--dest", help="nltk data folder. Default: the one inside "
+                                                             "nmtkit's Python environment."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an installed WordNet."),
+) -> None:
+    """Install WordNet for METEOR's synonym matches."""
+    from nmtkit.scoring.wordnet import default_nltk_data, install_wordnet
+
+    target = install_wordnet(dest or default_nltk_data(), source, overwrite)
+    typer.echo(f"installed WordNet in {target}", err=True)
 
 
 def main() -> None:

@@ -27,3 +27,9 @@ class ModelDirError(NmtkitError):
     """A directory given as a model (or prepared data) is not one, or would be clobbered."""
 
     exit_code = 66  # EX_NOINPUT
+
+
+class UsageError(NmtkitError):
+    """A command-line option has a value the command does not accept."""
+
+    exit_code = 2  # as click's own usage errors
