@@ -98,12 +98,19 @@ def train(
     recipe: Path = RecipeArg,
     set_: Optional[List[str]] = SetOption,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing model directory."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the model's parameters per component; train nothing."),
 ) -> None:
     """Train the recipe's model; the best weights (validation loss) go to train.model_dir."""
     from nmtkit.config import load_recipe
 
     config = load_recipe(recipe, set_ or [])
     import_tensorflow_quietly()
+    if dry_run:
+        from nmtkit.training import describe_model
+
+        for part, count in describe_model(config).items():
+            typer.echo(f"{part:<20} {count:>12,}")
+        return
     from nmtkit.training import train as run
 
     manifest = run(config, overwrite=overwrite, started_at=STARTED)

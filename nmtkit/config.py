@@ -43,11 +43,26 @@ class VocabConfig:
 
 @dataclass
 class ModelConfig:
-    embedding_dim: int = _opt(256, min=1)
-    encoder_units: int = _opt(256, min=1)  # per direction of the bidirectional LSTM
-    decoder_units: int = _opt(512, min=1)  # must be 2 x encoder_units: the bridge copies states
-    dropout: float = _opt(0.3, min=0.0, max=0.95)
+    embedding_dim: int = _opt(256, min=1)  # source and target embeddings (not shared)
+    encoder_cell: Literal["lstm", "gru", "rnn"] = "lstm"  # rnn: the plain (Elman) recurrence
+    encoder_bidirectional: bool = True
+    encoder_units: int = _opt(256, min=1)  # per direction
+    encoder_layers: int = _opt(1, min=1)
+    encoder_residual: bool = False  # add each layer's input to its output, from layer 2 on
+    bridge: Literal["copy", "dense", "zero"] = "copy"  # decoder's initial state from the encoder's
+    decoder_cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    decoder_units: int = _opt(512, min=1)
+    decoder_layers: int = _opt(1, min=1)
+    attention: Literal["luong_general", "luong_dot", "luong_concat", "bahdanau", "none"] = "luong_general"
+    input_feeding: bool = True  # feed the previous attentional output into the decoder RNN
+    attention_dropout: float = _opt(0.0, min=0.0, max=0.95)  # on the attention weights
+    tie_embeddings: bool = False  # output projection = target embeddings (needs decoder_units == embedding_dim)
+    dropout: float = _opt(0.3, min=0.0, max=0.95)  # embeddings, between layers, attentional output
     init_range: float = _opt(0.1, min=0.0)  # weights start uniform in [-init_range, init_range]
+
+    @property
+    def encoder_output_dim(self) -> int:
+        return self.encoder_units * (2 if self.encoder_bidirectional else 1)
 
 
 @dataclass
@@ -183,13 +198,24 @@ def _check_value(key: str, hint: Any, meta: Any, value: Any, source: str) -> Any
 
 
 def _check_model_shapes(model: ModelConfig, source: str) -> None:
-    """Cross-key rule: the decoder starts from the concatenated encoder states."""
-    if model.decoder_units != 2 * model.encoder_units:
-        raise RecipeError(
-            f"{source}: model.decoder_units ({model.decoder_units}) must be twice "
-            f"model.encoder_units ({model.encoder_units}): the decoder starts from both "
-            "encoder directions' final states"
-        )
+    """Cross-key rules: the combinations a model cannot be built with, named by their keys."""
+    def bad(message: str) -> RecipeError:
+        return RecipeError(f"{source}: {message}")
+
+    enc = model.encoder_output_dim
+    if model.bridge == "copy" and model.decoder_units != enc:
+        raise bad(f"model.bridge copy needs model.decoder_units ({model.decoder_units}) equal to the "
+                  f"encoder's output size ({enc}: encoder_units x 2 directions when bidirectional); "
+                  "use model.bridge=dense to map between them")
+    if model.attention == "luong_dot" and model.decoder_units != enc:
+        raise bad(f"model.attention luong_dot compares decoder states ({model.decoder_units}) with "
+                  f"encoder outputs ({enc}) directly: the sizes must be equal")
+    if model.attention == "none" and model.input_feeding:
+        raise bad("model.input_feeding feeds the attentional output back: it needs attention "
+                  "(set model.input_feeding=false with model.attention=none)")
+    if model.tie_embeddings and model.decoder_units != model.embedding_dim:
+        raise bad(f"model.tie_embeddings needs model.decoder_units ({model.decoder_units}) equal to "
+                  f"model.embedding_dim ({model.embedding_dim})")
 
 
 def dump_recipe(recipe: Recipe) -> str:

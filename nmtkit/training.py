@@ -104,6 +104,15 @@ class _Totals:
         return self.target_tokens / self.train_seconds if self.train_seconds else 0.0
 
 
+def describe_model(recipe: Recipe) -> dict[str, int]:
+    """Parameters per component of the recipe's model, built for its prepared vocabularies."""
+    prepared = Path(recipe.data.prepared)
+    read_manifest(prepared, "prepared data directory (run `nmtkit preprocess`)")
+    src_vocab, tgt_vocab = load_vocabs(prepared)
+    model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), recipe.train.precision)
+    return {**model.parameters_by_part(), "total": model.count_params()}
+
+
 def train(recipe: Recipe, overwrite: bool = False, started_at: float | None = None) -> dict[str, Any]:
     """Train the recipe's model on its prepared data; returns the model directory's manifest."""
     config = recipe.train

@@ -151,3 +151,15 @@ def test_data_dates_and_local_multi30k(tmp_path):
     assert_clean_error(invoke("data", "multi30k", tmp_path / "m", "--from", tmp_path / "d"), 65,
                        "train.de.gz not found")
     assert not (tmp_path / "m").exists()
+
+
+def test_dry_run_prints_parameters_per_component(tiny_recipe, tmp_path):
+    assert invoke("preprocess", tiny_recipe).exit_code == 0
+    result = invoke("train", tiny_recipe, "--dry-run", "--set", "model.attention=bahdanau",
+                    "--set", "model.input_feeding=false")
+    assert result.exit_code == 0, result.output
+    counts = {line.rsplit(None, 1)[0]: int(line.rsplit(None, 1)[1].replace(",", ""))
+              for line in result.stdout.splitlines()}
+    assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
+    assert counts["attention"] > 0 and counts["bridge"] == 0
+    assert not (tmp_path / "run/model").exists()

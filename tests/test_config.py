@@ -34,7 +34,12 @@ def test_unknown_keys_are_named(tmp_path, text, key):
     ("train:\n  precision: half\n", "train.precision must be one of"),
     ("train:\n  epochs: true\n", "train.epochs must be an integer"),
     ("model: [1, 2]\n", "model must be a mapping"),
-    ("model:\n  encoder_units: 100\n  decoder_units: 100\n", "must be twice"),
+    ("model:\n  encoder_units: 100\n  decoder_units: 100\n", "bridge copy needs model.decoder_units"),
+    ("model:\n  attention: luong_dot\n  bridge: dense\n  decoder_units: 100\n", "luong_dot compares"),
+    ("model:\n  attention: none\n", "input_feeding feeds the attentional output back"),
+    ("model:\n  tie_embeddings: true\n", "tie_embeddings needs model.decoder_units"),
+    ("model:\n  encoder_cell: lstmx\n", "model.encoder_cell must be one of lstm, gru, rnn"),
+    ("model:\n  attention: additive\n", "model.attention must be one of"),
 ])
 def test_bad_values_name_the_key(tmp_path, text, message):
     with pytest.raises(RecipeError, match=message):

@@ -1,5 +1,11 @@
-"""Luong attention (Luong, Pham and Manning 2015, "Effective Approaches to Attention-based
-Neural Machine Translation", section 3.1, the "general" score)."""
+"""Attention over the encoder outputs: Luong's dot, general and concat scores (Luong, Pham and
+Manning 2015, section 3.1) and Bahdanau's additive score (Bahdanau, Cho and Bengio 2015).
+
+Every variant projects the memory once per sentence (`project_memory` -> keys), so a decoding
+step costs one batched product; `attend` serves one step, `attend_sequence` all steps at once
+(the decoder's fast path when nothing feeds back). Scores on padding get `MASK_VALUE`, so the
+weights over the source sum to 1 and are exactly 0 on padding.
+"""
 
 from __future__ import annotations
 
@@ -10,59 +16,95 @@ import tensorflow as tf
 MASK_VALUE = -1e9
 
 
-class LuongGeneralAttention(keras.layers.Layer):
-    """score(h_t, h_s) = h_t^T W_a h_s, softmax over the unpadded source positions.
+class Attention(keras.layers.Layer):
+    """The shared part: masking, softmax, attention dropout and the weighted sum of values.
 
     Args:
-        query_dim: size of the decoder state h_t.
-        memory_dim: size of the encoder outputs h_s.
-        initializer: initializer of W_a (no bias, as in the paper).
-
-    The memory is projected once per sentence (`keys = values W_a`, [batch, src_len, query_dim])
-    so each decoding step costs one batched dot product instead of a matrix product per position.
-
-    Example:
-        >>> attention = LuongGeneralAttention(512, 512)
-        >>> keys = attention.project_memory(values)            # [B, S, 512]
-        >>> context, weights = attention.attend(h, values, keys, mask)
+        query_dim: size of the decoder state that asks.
+        memory_dim: size of the encoder outputs.
+        dropout: rate on the attention weights (training only).
+        initializer: initializer of the variant's weights.
     """
 
-    def __init__(self, query_dim: int, memory_dim: int, initializer="glorot_uniform", **kwargs):
+    def __init__(self, query_dim: int, memory_dim: int, dropout: float = 0.0,
+                 initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.query_dim = query_dim
         self.memory_dim = memory_dim
+        self.dropout = dropout
         self.initializer = keras.initializers.get(initializer)
-        self.kernel = self.add_weight(
-            shape=(memory_dim, query_dim), initializer=self.initializer, name="kernel"
-        )
 
-    def project_memory(self, values: tf.Tensor) -> tf.Tensor:
-        """[batch, src_len, memory_dim] -> keys [batch, src_len, query_dim]."""
-        return tf.matmul(values, tf.cast(self.kernel, values.dtype))
+    def project_memory(self, values):
+        """[batch, src_len, memory_dim] -> keys the scores are computed against."""
+        return values
 
-    def attend(self, query, values, keys, mask):
-        """One step of attention.
+    def scores(self, queries, keys):
+        """queries [batch, T, query_dim] -> scores [batch, T, src_len]."""
+        raise NotImplementedError
 
-        Args:
-            query: [batch, query_dim] decoder state h_t.
-            values: [batch, src_len, memory_dim] encoder outputs.
-            keys: [batch, src_len, query_dim] from `project_memory`.
-            mask: [batch, src_len] bool, False on padding.
-
-        Returns:
-            context [batch, memory_dim] and weights [batch, src_len] (rows sum to 1, 0 on padding).
-        """
-        scores = tf.linalg.matvec(keys, query)  # [batch, src_len]
-        scores = tf.where(mask, scores, tf.cast(MASK_VALUE, scores.dtype))
+    def attend_sequence(self, queries, values, keys, mask, training=False):
+        """Attention for T queries at once: context [batch, T, memory_dim], weights [batch, T, src_len]."""
+        scores = self.scores(queries, keys)
+        scores = tf.where(mask[:, None, :], scores, tf.cast(MASK_VALUE, scores.dtype))
         weights = tf.nn.softmax(scores, axis=-1)
-        context = tf.linalg.matvec(values, weights, transpose_a=True)  # [batch, memory_dim]
-        return context, weights
+        used = tf.nn.dropout(weights, self.dropout) if training and self.dropout else weights
+        return tf.matmul(used, values), weights
+
+    def attend(self, query, values, keys, mask, training=False):
+        """One step: query [batch, query_dim] -> context [batch, memory_dim], weights [batch, src_len]."""
+        context, weights = self.attend_sequence(query[:, None, :], values, keys, mask, training)
+        return context[:, 0], weights[:, 0]
+
+    def _kernel(self, name, shape):
+        return self.add_weight(shape=shape, initializer=self.initializer, name=name)
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            query_dim=self.query_dim,
-            memory_dim=self.memory_dim,
-            initializer=keras.initializers.serialize(self.initializer),
-        )
+        config.update(query_dim=self.query_dim, memory_dim=self.memory_dim, dropout=self.dropout,
+                      initializer=keras.initializers.serialize(self.initializer))
         return config
+
+
+class LuongDotAttention(Attention):
+    """score(h_t, h_s) = h_t . h_s (query and memory of the same size)."""
+
+    def scores(self, queries, keys):
+        return tf.matmul(queries, keys, transpose_b=True)
+
+
+class LuongGeneralAttention(LuongDotAttention):
+    """score(h_t, h_s) = h_t^T W_a h_s; W_a [memory_dim, query_dim] without bias, as in the paper."""
+
+    def __init__(self, query_dim, memory_dim, dropout=0.0, initializer="glorot_uniform", **kwargs):
+        super().__init__(query_dim, memory_dim, dropout, initializer, **kwargs)
+        self.kernel = self._kernel("kernel", (memory_dim, query_dim))
+
+    def project_memory(self, values):
+        return tf.matmul(values, tf.cast(self.kernel, values.dtype))
+
+
+class AdditiveAttention(Attention):
+    """score(q, h_s) = v^T tanh(W_q q + W_k h_s): Luong's "concat" and Bahdanau's score.
+
+    The two differ in the query: Luong's is the current decoder state, Bahdanau's the previous
+    one (the decoder decides that, not this layer). The hidden size is `query_dim`.
+    """
+
+    def __init__(self, query_dim, memory_dim, dropout=0.0, initializer="glorot_uniform", **kwargs):
+        super().__init__(query_dim, memory_dim, dropout, initializer, **kwargs)
+        self.memory_kernel = self._kernel("memory_kernel", (memory_dim, query_dim))
+        self.query_kernel = self._kernel("query_kernel", (query_dim, query_dim))
+        self.vector = self._kernel("vector", (query_dim,))
+
+    def project_memory(self, values):
+        return tf.matmul(values, tf.cast(self.memory_kernel, values.dtype))
+
+    def scores(self, queries, keys):
+        projected = tf.matmul(queries, tf.cast(self.query_kernel, queries.dtype))  # [B, T, A]
+        hidden = tf.tanh(keys[:, None, :, :] + projected[:, :, None, :])  # [B, T, S, A]
+        # einsum, not matvec: oneDNN's broadcast batched matmul corrupted the heap on this shape.
+        return tf.einsum("btsa,a->bts", hidden, tf.cast(self.vector, hidden.dtype))
+
+
+VARIANTS = {"luong_dot": LuongDotAttention, "luong_general": LuongGeneralAttention,
+            "luong_concat": AdditiveAttention, "bahdanau": AdditiveAttention}

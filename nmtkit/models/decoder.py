@@ -1,140 +1,196 @@
-"""LSTM decoder with Luong attention and input feeding (Luong et al. 2015, sections 3 and 3.3)."""
+"""The recurrent decoder: a stack of LSTM, GRU or plain RNN layers with optional attention and
+input feeding (Luong, Pham and Manning 2015, sections 3 and 3.3; Bahdanau et al. 2015)."""
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
 
-from nmtkit.models.attention import LuongGeneralAttention
+from nmtkit.models.attention import VARIANTS
+from nmtkit.models.recurrence import cell_step, input_bias, rnn_layer
 
 
-class InputFeedingDecoder(keras.layers.Layer):
-    """Predicts target tokens one step at a time, attending over the encoder outputs.
+class RecurrentDecoder(keras.layers.Layer):
+    """Predicts target tokens one step at a time from the encoder outputs.
 
-    At step t, with target embedding e_t and the previous attentional output o_{t-1}:
+    At step t, with target embedding e_t, the top layer's state h_t and the previous
+    attentional output o_{t-1}:
 
-        h_t, c_t = LSTM([e_t; o_{t-1}], (h_{t-1}, c_{t-1}))
-        a_t      = softmax(h_t^T W_a H_s)            (Luong "general" attention)
-        o_t      = dropout(tanh(W_c [a_t H_s; h_t]))  (attentional output, fed to step t+1)
-        logits_t = W_o o_t + b_o
+        Luong (dot, general, concat):  h_t = RNN([e_t; o_{t-1}], h_{t-1});  a_t from h_t
+        Bahdanau:                      a_t from h_{t-1};  h_t = RNN([e_t; c_t; o_{t-1}], h_{t-1})
+        context c_t = a_t H_s;  o_t = dropout(tanh(W_c [c_t; h_t]));  logits_t = W_o o_t + b_o
+
+    o_{t-1} enters only with input feeding; with attention "none", o_t = dropout(h_t). Deeper
+    stacks feed each layer's h (after dropout) to the next; attention uses the top layer.
 
     Args:
-        vocab_size: number of target ids.
-        embedding_dim: size of the target embeddings.
-        units: LSTM units (also the size of o_t).
+        vocab_size, embedding_dim: the target embedding table.
+        cell: "lstm", "gru" or "rnn"; units, layers: the stack.
         memory_dim: size of the encoder outputs.
-        dropout: rate on the embeddings and on o_t (training only).
+        attention: "luong_general", "luong_dot", "luong_concat", "bahdanau" or "none".
+        input_feeding: feed o_{t-1} into the first layer.
+        attention_dropout: rate on the attention weights; dropout: on the embeddings, between
+            layers and on o_t (training only).
+        tie_embeddings: use the target embeddings as the output projection (W_o = E^T).
         initializer: initializer of every weight.
-        dtype: Keras dtype policy; under "mixed_bfloat16" weights stay float32 and the
-            arithmetic runs in bfloat16 (about 1.5x faster on CPUs with AVX-512 BF16).
 
-    Input feeding makes step t depend on o_{t-1}, so teacher-forced training runs the recurrence
-    as one `tf.while_loop` inside the compiled graph; the parts that do not depend on the
-    recurrence (embedding x input weights, the output layer) run once on the whole sequence.
-    `step` runs one step for search with the same arithmetic (`_cell`).
-    State: (h, c, o), each [batch, units]. Memory: (values, keys) from `prepare_memory`.
+    Speed: with nothing fed back (Luong attention or none, no input feeding) teacher-forced
+    training runs each layer over the whole sequence at once (cuDNN on a GPU) and attends for
+    all steps in one product. Otherwise the recurrence runs as one `tf.while_loop` in the
+    compiled graph, the embedding's share of the first layer's input product computed once for
+    the whole sequence. `step` serves search with the same arithmetic (`_step`).
+    State: (per-layer state tuples, o or ()). Memory: (values, keys) from `prepare_memory`.
     """
 
-    def __init__(self, vocab_size, embedding_dim, units, memory_dim, dropout=0.0,
-                 initializer="glorot_uniform", **kwargs):
+    def __init__(self, vocab_size, embedding_dim, cell="lstm", units=512, layers=1, memory_dim=512,
+                 attention="luong_general", input_feeding=True, attention_dropout=0.0, dropout=0.0,
+                 tie_embeddings=False, initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size = vocab_size
-        self.embedding_dim = embedding_dim
-        self.units = units
-        self.memory_dim = memory_dim
-        self.dropout = dropout
-        self.initializer = keras.initializers.get(initializer)
-        init = self.initializer
+        self.vocab_size, self.embedding_dim = vocab_size, embedding_dim
+        self.cell, self.units, self.layers, self.memory_dim = cell, units, layers, memory_dim
+        self.attention_kind, self.input_feeding = attention, input_feeding
+        self.attention_dropout, self.dropout = attention_dropout, dropout
+        self.tie_embeddings = tie_embeddings
+        self.initializer = init = keras.initializers.get(initializer)
         self.embedding = keras.layers.Embedding(
             vocab_size, embedding_dim, embeddings_initializer=init, dtype=self.dtype_policy,
             name="embedding",
         )
-        self.attention = LuongGeneralAttention(
-            units, memory_dim, init, dtype=self.dtype_policy, name="attention"
-        )
-        # LSTM weights, gates in Keras order (input, forget, cell, output).
-        self.input_kernel = self.add_weight((embedding_dim, 4 * units), init, name="input_kernel")
-        self.recurrent_kernel = self.add_weight(
-            (2 * units, 4 * units), init, name="recurrent_kernel"  # acts on [o_{t-1}; h_{t-1}]
-        )
-        self.bias = self.add_weight((4 * units,), init, name="bias")
-        self.combine_kernel = self.add_weight(
-            (memory_dim + units, units), init, name="combine_kernel"
-        )
-        self.output_kernel = self.add_weight((units, vocab_size), init, name="output_kernel")
+        self.rnns = [rnn_layer(cell, units, init, self.dtype_policy, f"{cell}_{i}") for i in range(layers)]
+        self.attention = None
+        if attention != "none":
+            self.attention = VARIANTS[attention](units, memory_dim, attention_dropout, init,
+                                                 dtype=self.dtype_policy, name="attention")
+            self.combine_kernel = self.add_weight((memory_dim + units, units), init, name="combine_kernel")
+        if not tie_embeddings:
+            self.output_kernel = self.add_weight((units, vocab_size), init, name="output_kernel")
         self.output_bias = self.add_weight((vocab_size,), init, name="output_bias")
+
+    @property
+    def feeds_back(self) -> bool:
+        """Whether step t needs step t-1's output beyond the RNN state (no whole-sequence path)."""
+        return self.input_feeding or self.attention_kind == "bahdanau"
 
     def build(self, input_shape=None):
         self.embedding.build()
+        first_input = self.embedding_dim + (self.units if self.input_feeding else 0) + (
+            self.memory_dim if self.attention_kind == "bahdanau" else 0)
+        for i, rnn in enumerate(self.rnns):
+            rnn.build((None, None, first_input if i == 0 else self.units))
         self.built = True
 
     def prepare_memory(self, values):
-        return values, self.attention.project_memory(values)
+        keys = self.attention.project_memory(values) if self.attention else values
+        return values, keys
 
-    def initial_state(self, encoder_state):
-        h, c = encoder_state
-        return h, c, tf.zeros_like(h)
+    def initial_state(self, rnn_states):
+        feed = tf.zeros_like(rnn_states[-1][0]) if self.input_feeding else ()
+        return tuple(rnn_states), feed
 
     def call(self, tgt_in, state, memory, mask, training=False):
         """Teacher-forced logits [batch, tgt_len, vocab] for inputs tgt_in [batch, tgt_len]."""
-        w = self._compute_weights()
-        x = self._embed(tgt_in, training)  # [batch, tgt_len, emb]
-        gates_x = tf.einsum("bte,eg->tbg", x, w["input_kernel"]) + w["bias"]  # time-major
-        length = tf.shape(gates_x)[0]
-        outputs = tf.TensorArray(x.dtype, size=length)
-        h, c, o = (tf.cast(s, x.dtype) for s in state)
-
-        def body(t, h, c, o, outputs):
-            h, c, o, _ = self._cell(w, gates_x[t], (h, c, o), memory, mask, training)
-            return t + 1, h, c, o, outputs.write(t, o)
-
-        *_, outputs = tf.while_loop(
-            lambda t, *_: t < length, body, (tf.constant(0), h, c, o, outputs)
-        )
-        attentional = tf.transpose(outputs.stack(), [1, 0, 2])  # [batch, tgt_len, units]
+        w = self._weights()
+        x = self._dropout(self.embedding(tgt_in), training)
+        if self.feeds_back:
+            attentional = self._run_loop(w, x, state, memory, mask, training)
+        else:
+            attentional = self._run_whole_sequence(w, x, state, memory, mask, training)
         return tf.matmul(attentional, w["output_kernel"]) + w["output_bias"]
 
     def step(self, token, state, memory, mask):
-        """One search step: token [batch] -> logits [batch, vocab], new state, attention."""
-        w = self._compute_weights()
-        gates_x = tf.matmul(self._embed(token, False), w["input_kernel"]) + w["bias"]
-        h, c, o, attention = self._cell(w, gates_x, state, memory, mask, training=False)
-        logits = tf.matmul(o, w["output_kernel"]) + w["output_bias"]
-        return logits, (h, c, o), attention
+        """One search step: token [batch] -> logits [batch, vocab], new state, attention [batch, src_len]."""
+        w = self._weights()
+        gates = tf.matmul(self.embedding(token), w["first_embedding_kernel"]) + w["first_bias"]
+        o, state, attention = self._step(w, gates, state, memory, mask, training=False)
+        return tf.matmul(o, w["output_kernel"]) + w["output_bias"], state, attention
 
-    def _compute_weights(self):
-        """The weights in the compute dtype (bfloat16/float16 under a mixed-precision policy)."""
-        names = ("input_kernel", "recurrent_kernel", "bias", "combine_kernel",
-                 "output_kernel", "output_bias")
-        return {name: tf.cast(getattr(self, name), self.compute_dtype) for name in names}
-
-    def _embed(self, ids, training):
-        x = self.embedding(ids)
-        if training and self.dropout:
-            x = tf.nn.dropout(x, self.dropout)
-        return x
-
-    def _cell(self, w, gates_x, state, memory, mask, training):
-        h, c, o = state
+    def _run_whole_sequence(self, w, x, state, memory, mask, training):
+        rnn_states, _ = state
+        for i, rnn in enumerate(self.rnns):
+            if i > 0:
+                x = self._dropout(x, training)
+            x, *_ = rnn(x, initial_state=list(rnn_states[i]), training=training)
+        if self.attention is None:
+            return self._dropout(x, training)
         values, keys = memory
-        z = gates_x + tf.matmul(tf.concat([o, h], -1), w["recurrent_kernel"])
-        i, f, g, out_gate = tf.split(z, 4, axis=-1)
-        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-        h = tf.sigmoid(out_gate) * tf.tanh(c)
-        context, weights = self.attention.attend(h, values, keys, mask)
-        o = tf.tanh(tf.matmul(tf.concat([context, h], -1), w["combine_kernel"]))
-        if training and self.dropout:
-            o = tf.nn.dropout(o, self.dropout)
-        return h, c, o, weights
+        context, _ = self.attention.attend_sequence(x, values, keys, mask, training)
+        return self._attentional(w, context, x, training)
+
+    def _run_loop(self, w, x, state, memory, mask, training):
+        gates = tf.einsum("bte,eg->tbg", x, w["first_embedding_kernel"]) + w["first_bias"]
+        length = tf.shape(gates)[0]
+        outputs = tf.TensorArray(x.dtype, size=length)
+        state = tf.nest.map_structure(lambda s: tf.cast(s, x.dtype), state)
+
+        def body(t, state, outputs):
+            o, state, _ = self._step(w, gates[t], state, memory, mask, training)
+            return t + 1, state, outputs.write(t, o)
+
+        *_, outputs = tf.while_loop(lambda t, *_: t < length, body, (tf.constant(0), state, outputs))
+        return tf.transpose(outputs.stack(), [1, 0, 2])  # [batch, tgt_len, units]
+
+    def _step(self, w, gates, state, memory, mask, training):
+        """One decoder step; `gates` holds the embedding's share of the first layer's input product."""
+        rnn_states, feed = state
+        values, keys = memory
+        weights = None
+        fed = []
+        if self.attention_kind == "bahdanau":  # attends from the previous top state
+            context, weights = self.attention.attend(rnn_states[-1][0], values, keys, mask, training)
+            fed.append(context)
+        if self.input_feeding:
+            fed.append(feed)
+        if fed:
+            gates = gates + tf.matmul(tf.concat(fed, -1), w["first_fed_kernel"])
+        new_states = []
+        for i in range(self.layers):
+            if i > 0:
+                h = self._dropout(new_states[-1][0], training)
+                gates = tf.matmul(h, w["kernel"][i]) + input_bias(self.cell, w["bias"][i])
+            new_states.append(cell_step(self.cell, gates, rnn_states[i], w["recurrent"][i], w["bias"][i]))
+        h = new_states[-1][0]
+        if self.attention is None:
+            o = self._dropout(h, training)
+            weights = tf.zeros(tf.shape(mask), h.dtype)
+        else:
+            if self.attention_kind != "bahdanau":
+                context, weights = self.attention.attend(h, values, keys, mask, training)
+            o = self._attentional(w, context, h, training)
+        return o, (tuple(new_states), o if self.input_feeding else ()), weights
+
+    def _attentional(self, w, context, h, training):
+        return self._dropout(tf.tanh(tf.matmul(tf.concat([context, h], -1), w["combine_kernel"])), training)
+
+    def _weights(self):
+        """The weights in the compute dtype (bfloat16 under a mixed-precision policy)."""
+        def cast(v):
+            return tf.cast(v, self.compute_dtype)
+
+        cells = [rnn.cell for rnn in self.rnns]
+        w = {"kernel": [cast(c.kernel) for c in cells],
+             "recurrent": [cast(c.recurrent_kernel) for c in cells],
+             "bias": [cast(c.bias) for c in cells],
+             "output_bias": cast(self.output_bias)}
+        w["first_embedding_kernel"] = w["kernel"][0][: self.embedding_dim]
+        w["first_fed_kernel"] = w["kernel"][0][self.embedding_dim:]
+        w["first_bias"] = input_bias(self.cell, w["bias"][0])
+        if self.attention is not None:
+            w["combine_kernel"] = cast(self.combine_kernel)
+        w["output_kernel"] = (tf.transpose(cast(self.embedding.embeddings)) if self.tie_embeddings
+                              else cast(self.output_kernel))
+        return w
+
+    def _dropout(self, x, training):
+        return tf.nn.dropout(x, self.dropout) if training and self.dropout else x
 
     def get_config(self):
         config = super().get_config()
         config.update(
-            vocab_size=self.vocab_size,
-            embedding_dim=self.embedding_dim,
-            units=self.units,
-            memory_dim=self.memory_dim,
-            dropout=self.dropout,
+            vocab_size=self.vocab_size, embedding_dim=self.embedding_dim, cell=self.cell,
+            units=self.units, layers=self.layers, memory_dim=self.memory_dim,
+            attention=self.attention_kind, input_feeding=self.input_feeding,
+            attention_dropout=self.attention_dropout, dropout=self.dropout,
+            tie_embeddings=self.tie_embeddings,
             initializer=keras.initializers.serialize(self.initializer),
         )
         return config

@@ -1,47 +1,51 @@
-"""The encoder-decoder model and its construction from a recipe."""
+"""The encoder-decoder model and its construction from a recipe's model section."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from nmtkit.config import ModelConfig
-from nmtkit.models.decoder import InputFeedingDecoder
-from nmtkit.models.encoder import BiLSTMEncoder
+from nmtkit.models.bridge import Bridge
+from nmtkit.models.decoder import RecurrentDecoder
+from nmtkit.models.encoder import RecurrentEncoder
 
 
 class Seq2Seq(keras.Model):
-    """Bidirectional LSTM encoder -> input-feeding LSTM decoder with Luong attention.
+    """Recurrent encoder -> bridge -> recurrent decoder with attention, as `config` describes.
 
     `call((src, tgt_in))` gives teacher-forced logits [batch, tgt_len, tgt_vocab];
     `encode(src)` and `step(...)` are what search uses (see `nmtkit.search`).
     """
 
-    def __init__(self, src_vocab_size, tgt_vocab_size, embedding_dim, encoder_units,
-                 decoder_units, dropout, init_range, **kwargs):
+    def __init__(self, config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, **kwargs):
         super().__init__(**kwargs)
-        self.src_vocab_size = src_vocab_size
-        self.tgt_vocab_size = tgt_vocab_size
-        self.embedding_dim = embedding_dim
-        self.encoder_units = encoder_units
-        self.decoder_units = decoder_units
-        self.dropout = dropout
-        self.init_range = init_range
-        init = keras.initializers.RandomUniform(-init_range, init_range)
-        self.encoder = BiLSTMEncoder(
-            src_vocab_size, embedding_dim, encoder_units, dropout, init,
-            dtype=self.dtype_policy, name="encoder",
+        self.config = config
+        self.src_vocab_size, self.tgt_vocab_size = src_vocab_size, tgt_vocab_size
+        init = keras.initializers.RandomUniform(-config.init_range, config.init_range)
+        dtype = self.dtype_policy
+        self.encoder = RecurrentEncoder(
+            src_vocab_size, config.embedding_dim, config.encoder_cell, config.encoder_units,
+            config.encoder_layers, config.encoder_bidirectional, config.encoder_residual,
+            config.dropout, init, dtype=dtype, name="encoder",
         )
-        self.decoder = InputFeedingDecoder(
-            tgt_vocab_size, embedding_dim, decoder_units, 2 * encoder_units, dropout, init,
-            dtype=self.dtype_policy, name="decoder",
+        self.bridge = Bridge(config.bridge, config.decoder_cell, config.decoder_units,
+                             config.decoder_layers, init, dtype=dtype, name="bridge")
+        self.decoder = RecurrentDecoder(
+            tgt_vocab_size, config.embedding_dim, config.decoder_cell, config.decoder_units,
+            config.decoder_layers, config.encoder_output_dim, config.attention,
+            config.input_feeding, config.attention_dropout, config.dropout,
+            config.tie_embeddings, init, dtype=dtype, name="decoder",
         )
 
     def encode(self, src, training=False):
         """src [batch, src_len] -> (decoder initial state, memory, mask)."""
-        outputs, mask, state = self.encoder(src, training=training)
-        return self.decoder.initial_state(state), self.decoder.prepare_memory(outputs), mask
+        outputs, mask, states = self.encoder(src, training=training)
+        return (self.decoder.initial_state(self.bridge(states)),
+                self.decoder.prepare_memory(outputs), mask)
 
     def step(self, token, state, memory, mask):
         return self.decoder.step(token, state, memory, mask)
@@ -51,17 +55,28 @@ class Seq2Seq(keras.Model):
         state, memory, mask = self.encode(src, training=training)
         return self.decoder(tgt_in, state, memory, mask, training=training)
 
+    def parameters_by_part(self) -> dict[str, int]:
+        """Trainable parameters per component, for `train --dry-run`."""
+        def count(variables):
+            return int(sum(np.prod(v.shape) for v in variables))
+
+        dec = self.decoder
+        parts = {
+            "source embedding": count(self.encoder.embedding.weights),
+            "encoder RNN": count(v for rnn in self.encoder.rnns for v in rnn.weights),
+            "bridge": count(self.bridge.weights),
+            "target embedding": count(dec.embedding.weights),
+            "decoder RNN": count(v for rnn in dec.rnns for v in rnn.weights),
+            "attention": count(dec.attention.weights) if dec.attention else 0,
+            "attentional output": count([dec.combine_kernel]) if dec.attention else 0,
+            "output layer": count([dec.output_bias] + ([] if dec.tie_embeddings else [dec.output_kernel])),
+        }
+        return parts
+
     def get_config(self):
         config = super().get_config()
-        config.update(
-            src_vocab_size=self.src_vocab_size,
-            tgt_vocab_size=self.tgt_vocab_size,
-            embedding_dim=self.embedding_dim,
-            encoder_units=self.encoder_units,
-            decoder_units=self.decoder_units,
-            dropout=self.dropout,
-            init_range=self.init_range,
-        )
+        config.update(config=dataclasses.asdict(self.config), src_vocab_size=self.src_vocab_size,
+                      tgt_vocab_size=self.tgt_vocab_size)
         return config
 
 
@@ -72,16 +87,8 @@ def build_model(
 
     `precision` is a Keras dtype policy name: "float32", or "mixed_bfloat16" for training.
     """
-    model = Seq2Seq(
-        src_vocab_size,
-        tgt_vocab_size,
-        embedding_dim=config.embedding_dim,
-        encoder_units=config.encoder_units,
-        decoder_units=config.decoder_units,
-        dropout=config.dropout,
-        init_range=config.init_range,
-        dtype=precision,
-    )
+    model = Seq2Seq(config, src_vocab_size, tgt_vocab_size, dtype=precision)
     dummy = np.ones((1, 2), dtype=np.int32)
     model((tf.constant(dummy), tf.constant(dummy)))
+    model.decoder.build()  # the step path's weights too, where training takes the other path
     return model
