@@ -231,6 +231,9 @@ def test_bad_input_gets_one_line(tmp_path):
                           "does not exist")
     assert_one_line_error(run_score(["--ref", ref, ref, "--src", write(tmp_path / "s", ["x"])]), 65,
                           "s has 1 lines")
+    assert_one_line_error(run_score(["--ref", ref, ref, "--plot", tmp_path]), 65, "cannot write")
+    assert_one_line_error(run_score(["--ref", ref, ref, "--meteor-impl", "java"]), 2,
+                          "--meteor-impl must be one of")
 
 
 def test_score_never_imports_tensorflow(tmp_path):

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from nmtkit.errors import DataError
 from nmtkit.scoring.metrics import ScoreOptions
 
 BUCKET_WIDTH = 5  # words
@@ -62,6 +63,8 @@ def plot_bleu_by_length(path: Path, rows: list[dict], length_of: str) -> None:
     try:
         figure.savefig(tmp, dpi=120)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         plt.close(figure)
         tmp.unlink(missing_ok=True)
