@@ -146,3 +146,16 @@ def test_dot_and_additive_attention_match_hand_computation(rng):
             np.testing.assert_allclose(weights[b, :n], expected, rtol=1e-5)
             assert np.all(weights.numpy()[b, n:] == 0.0)
             np.testing.assert_allclose(context[b], expected @ values[b, :n], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_mixed_bfloat16_runs_every_attention(attention):
+    config = config_for("gru" if attention == "bahdanau" else "lstm", True, attention,
+                        attention != "none", 2)
+    model = build_model(config, 12, 12, precision="mixed_bfloat16")
+    src, tgt_in, _ = copy_task(np.random.default_rng(2))
+    logits = model((src, tgt_in), training=True)
+    state, memory, mask = model.encode(src)
+    step_logits, _, _ = model.step(tf.constant(tgt_in[:, 0]), state, memory, mask)
+    assert logits.dtype == step_logits.dtype == tf.bfloat16
+    assert np.all(np.isfinite(tf.cast(logits, tf.float32).numpy()))
