@@ -30,13 +30,12 @@ def bleu_by_length(
     buckets: dict[str, list[int]] = {}
     for i, length in sorted(enumerate(lengths), key=lambda item: item[1]):
         buckets.setdefault(bucket_label(length), []).append(i)
+    bleu = options.bleu()
     rows = []
     for label, members in buckets.items():
         bucket_refs = [[ref_set[i] for i in members] for ref_set in refs]
-        scores = {}
-        for name, hyps in systems:
-            bleu = options.sacrebleu_metrics()["bleu"]
-            scores[name] = bleu.corpus_score([hyps[i] for i in members], bucket_refs).score
+        scores = {name: bleu.corpus_score([hyps[i] for i in members], bucket_refs).score
+                  for name, hyps in systems}
         rows.append({"bucket": label, "sentences": len(members), "bleu": scores})
     return rows
 

@@ -34,20 +34,25 @@ class ScoreOptions:
 
     def sacrebleu_metrics(self) -> dict[str, Any]:
         """Fresh sacrebleu metric objects, keyed by the names the report uses."""
-        from sacrebleu.metrics import BLEU, CHRF, TER
+        from sacrebleu.metrics import CHRF, TER
 
         return {
-            "bleu": BLEU(tokenize=self.tokenize, lowercase=self.lowercase, smooth_method=self.smooth),
+            "bleu": self.bleu(),
             "chrf": CHRF(lowercase=self.lowercase),
             "chrf++": CHRF(word_order=2, lowercase=self.lowercase),
             "ter": TER(case_sensitive=not self.lowercase),
         }
 
-    def tokenizer(self):
-        """The BLEU tokenizer as a callable str -> str (tokens joined by spaces)."""
+    def bleu(self, **overrides):
+        """A sacrebleu BLEU with these options; `overrides` are BLEU's own keyword arguments."""
         from sacrebleu.metrics import BLEU
 
-        return BLEU(tokenize=self.tokenize).tokenizer
+        return BLEU(**{"tokenize": self.tokenize, "lowercase": self.lowercase,
+                       "smooth_method": self.smooth, **overrides})
+
+    def tokenizer(self):
+        """The BLEU tokenizer as a callable str -> str (tokens joined by spaces)."""
+        return self.bleu().tokenizer
 
 
 def corpus_scores(hyps: Sequence[str], refs: Sequence[Sequence[str]], options: ScoreOptions) -> dict:
@@ -81,8 +86,8 @@ def corpus_scores(hyps: Sequence[str], refs: Sequence[Sequence[str]], options: S
 def sentence_scores(hyps: Sequence[str], refs: Sequence[Sequence[str]], options: ScoreOptions) -> list[dict]:
     """Per-sentence BLEU (sacrebleu's sentence BLEU, exp-smoothed), chrF and TER."""
     metrics = options.sacrebleu_metrics()
-    bleu = type(metrics["bleu"])(tokenize=options.tokenize, lowercase=options.lowercase,
-                                 effective_order=True)  # sentence BLEU needs effective order
+    # Sentence BLEU as sacrebleu computes it: exp smoothing and effective order.
+    bleu = options.bleu(smooth_method="exp", effective_order=True)
     scores = []
     for i, hyp in enumerate(hyps):
         sentence_refs = [ref_set[i] for ref_set in refs]

@@ -60,14 +60,11 @@ def install_wordnet(nltk_data: Path, source: Path | None = None, overwrite: bool
         if source is None:
             _download_into(staging)
         else:
-            for name in REQUIRED_FILES:
-                shutil.copyfile(source / name, staging / name)  # copies: nltk refuses links out
+            for name in REQUIRED_FILES + ("lexnames",):
+                if (source / name).is_file():  # copies, not links: nltk refuses links out
+                    shutil.copyfile(source / name, staging / name)
         if not (staging / "lexnames").is_file():
-            lexnames = source / "lexnames" if source else None
-            if lexnames and lexnames.is_file():
-                shutil.copyfile(lexnames, staging / "lexnames")
-            else:
-                (staging / "lexnames").write_text(lexnames_text(), encoding="utf-8")
+            (staging / "lexnames").write_text(lexnames_text(), encoding="utf-8")
     return target
 
 
