@@ -2,7 +2,9 @@
 
 Layout: `recipe.yaml` (the resolved recipe), `tokenizer.model`, `src.vocab.json`,
 `tgt.vocab.json` (copied from the prepared data), `model.weights.h5` (the best weights so far),
-`manifest.json` (data and training summary) and `metrics.jsonl` (one line per validation).
+`manifest.json` (data and training summary), `metrics.jsonl` (one line per validation) and, when
+the recipe keeps them, `checkpoints/step-NNNNNNNN.weights.h5` (the weights at the last K
+validations, for `nmtkit average`).
 The directory appears under its name only once it holds weights; each later save replaces files
 by atomic renames, so a crash at any point leaves the previous best model intact.
 """
@@ -28,6 +30,7 @@ from nmtkit.errors import ModelDirError
 RECIPE = "recipe.yaml"
 WEIGHTS = "model.weights.h5"
 METRICS = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
 
 
 class ModelWriter:
@@ -53,9 +56,7 @@ class ModelWriter:
     def save(self, manifest: dict[str, Any], metrics: list[dict[str, Any]], model=None) -> None:
         """Write the records, and the weights when `model` is given (the first save must)."""
         if model is not None:
-            partial = self.dir / ".partial.weights.h5"  # Keras wants the .weights.h5 suffix
-            model.save_weights(partial)
-            os.replace(partial, self.dir / WEIGHTS)
+            _save_weights(model, self.dir / WEIGHTS)
         elif not self.published:
             raise RuntimeError("the first save of a model directory must include weights")
         write_text_atomic(self.dir / METRICS, "".join(json.dumps(m) + "\n" for m in metrics))
@@ -63,6 +64,26 @@ class ModelWriter:
         if not self.published:
             replace_dir(self.dir, self.target)
             self.dir, self.published = self.target, True
+
+
+    def save_checkpoint(self, model, step: int, keep: int) -> None:
+        """Keep `model`'s weights as the checkpoint of `step`, and only the `keep` latest."""
+        folder = self.dir / CHECKPOINTS
+        folder.mkdir(exist_ok=True)
+        _save_weights(model, folder / f"step-{step:08d}.weights.h5")
+        for old in checkpoint_files(self.dir)[:-keep]:
+            old.unlink()
+
+
+def checkpoint_files(model_dir: Path) -> list[Path]:
+    """A model directory's kept checkpoints, oldest first."""
+    return sorted((Path(model_dir) / CHECKPOINTS).glob("step-*.weights.h5"))
+
+
+def _save_weights(model, path: Path) -> None:
+    partial = path.with_name(".partial.weights.h5")  # Keras wants the .weights.h5 suffix
+    model.save_weights(partial)
+    os.replace(partial, path)
 
 
 @dataclass
@@ -74,7 +95,12 @@ class LoadedModel:
     model: Any  # nmtkit.models.seq2seq.Seq2Seq (imported lazily: TensorFlow is slow to load)
 
 
-def load_model_dir(path: str | Path) -> LoadedModel:
+def load_model_dir(path: str | Path, precision: str | None = None) -> LoadedModel:
+    """The model directory's recipe, tokenizer, vocabularies and model with its weights.
+
+    `precision` ("float32" or "bfloat16") is the arithmetic of the model; default: the
+    recipe's `translate.precision`.
+    """
     path = Path(path)
     read_manifest(path, "model directory")
     if not (path / WEIGHTS).is_file():
@@ -89,7 +115,9 @@ def load_model_dir(path: str | Path) -> LoadedModel:
 
     from nmtkit.models.seq2seq import build_model
 
-    model = build_model(recipe.model, len(src_vocab), len(tgt_vocab))
+    precision = precision or recipe.translate.precision
+    policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
+    model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), policy)
     try:
         model.load_weights(path / WEIGHTS)
     except (OSError, ValueError, KeyError) as exc:

@@ -75,6 +75,7 @@ class TrainConfig:
     label_smoothing: float = _opt(0.1, min=0.0, max=0.99)
     clip_norm: float = _opt(5.0, min=0.0)  # global gradient-norm clip; 0 disables it
     valid_every: int = _opt(0, min=0)  # steps between validations; 0 = at each epoch end
+    keep_checkpoints: int = _opt(0, min=0)  # keep the weights of the last K validations (nmtkit average)
     precision: Literal["float32", "mixed_bfloat16"] = "float32"
     seed: int = 1234
 
@@ -82,8 +83,15 @@ class TrainConfig:
 @dataclass
 class TranslateConfig:
     beam_size: int = _opt(5, min=1)  # 1 = greedy search
-    batch_size: int = _opt(64, min=1)
-    max_length: int = _opt(100, min=1)  # longest output, in target tokens
+    batch_size: int = _opt(64, min=1)  # sentences per search batch
+    max_length: int = _opt(100, min=1)  # most output tokens before the end of sentence
+    max_length_ratio: float = _opt(0.0, min=0.0)  # also at most ratio x source tokens; 0 = off
+    min_length: int = _opt(0, min=0)  # fewest output tokens before the end of sentence
+    length_penalty: float = _opt(0.0, min=0.0)  # GNMT alpha: rank by log P / lp(length); 0 = off
+    coverage_penalty: float = _opt(0.0, min=0.0)  # GNMT beta: reward attending every source token
+    block_ngram_repeat: int = _opt(0, min=0)  # n > 0: no n-gram twice in an output; 0 = off
+    replace_unk: bool = False  # replace <unk> outputs by the most-attended source piece
+    precision: Literal["float32", "bfloat16"] = "float32"  # bfloat16: faster, slightly less exact
 
 
 @dataclass

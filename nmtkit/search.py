@@ -1,97 +1,348 @@
-"""Greedy and beam search over a decoder step function, each as one TensorFlow graph loop.
+"""Greedy, beam and sampling search over a decoder step function, as one TensorFlow graph loop.
 
 Search never looks at the model type: it takes `step(token, state, memory, mask) ->
-(logits, state, attention)` and the encoder's initial `state`, `memory` (any nest of tensors
-with the batch first) and `mask` [batch, src_len]. Wrap the calls in `tf.function`.
+(logits, state, attention)`, the encoder's initial `state` and `memory` (any nests of tensors
+with the batch first) and `mask` [batch, src_len]. Wrap the call in `tf.function`.
+
+Hypotheses are flattened to [sentences x beam] rows for the step function. Each step scores every
+continuation of every hypothesis, applies the options' constraints, and keeps the `beam_size`
+best per sentence by their ranking score (below). A hypothesis that emitted EOS is frozen: it
+continues only with EOS at no cost, keeping its score. A sentence is done when its `n_best` best
+hypotheses have all finished; done sentences leave the batch at once (their results are written
+out and their rows dropped), so the loop only computes what is still alive, and it stops when no
+sentence is left.
+
+Ranking (Wu et al. 2016, "Google's Neural Machine Translation System", section 7): a hypothesis Y
+of log-probability log P(Y|X) ranks by
+
+    log P(Y|X) / lp(Y) + cp(X; Y),   lp(Y) = ((5 + |Y|) / 6) ** alpha,
+    cp = beta * sum over source positions i of log(min(sum_j a_ij, 1))
+
+with |Y| counting EOS and a_ij the attention of output j on source position i; cp scores complete
+translations (finished ones and those ending with EOS at this step), as in GNMT: a partial one
+has not attended its whole source yet. With alpha = beta =
+0 it is the log-probability; scores then only fall as hypotheses grow, so stopping when the best
+has finished is exact; with alpha or beta it is the usual heuristic (as in OpenNMT and GNMT).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import tensorflow as tf
 
+from nmtkit.errors import UsageError
+
 NEG_INF = -1e9
+COVERAGE_FLOOR = 1e-6  # log(0) for a never-attended source position would be -inf
 
 
-def greedy_search(step, state, memory, mask, bos: int, eos: int, max_length):
-    """The most likely token at each step. Returns ids [batch, length] (EOS-padded)."""
-    batch = tf.shape(mask)[0]
-    tokens = tf.fill([batch], bos)
-    finished = tf.zeros([batch], tf.bool)
-    outputs = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
+@dataclass(frozen=True)
+class SearchOptions:
+    beam_size: int = 5  # 1 = greedy
+    n_best: int = 1  # hypotheses returned per sentence, best first
+    length_penalty: float = 0.0  # GNMT alpha; 0 ranks by log-probability alone
+    coverage_penalty: float = 0.0  # GNMT beta
+    min_length: int = 0  # EOS is not allowed before this many tokens
+    max_length: int = 100  # at most this many tokens before EOS (then EOS is forced)
+    min_length_ratio: float = 0.0  # per sentence: at least ratio x source tokens; 0 = off
+    max_length_ratio: float = 0.0  # per sentence: at most ratio x source tokens; 0 = off
+    block_ngram_repeat: int = 0  # n > 0: no n-gram occurs twice in a hypothesis
+    sample: bool = False  # draw each token instead of searching (back-translation)
+    temperature: float = 1.0  # sampling: divides the logits
+    sample_top_k: int = 0  # sampling: draw from the k most likely tokens only; 0 = all
+    keep_attention: bool = False  # return each output token's attention weights
 
-    def body(t, tokens, state, finished, outputs):
-        logits, state, _ = step(tokens, state, memory, mask)
-        tokens = tf.where(finished, eos, tf.argmax(logits, -1, output_type=tf.int32))
-        return t + 1, tokens, state, finished | tf.equal(tokens, eos), outputs.write(t, tokens)
+    def check(self) -> None:
+        """Reject combinations that cannot be searched, with the option names users type."""
+        if self.n_best > self.beam_size:
+            raise UsageError(f"--n-best {self.n_best} needs a beam at least as wide (--beam {self.beam_size})")
+        if self.sample and self.beam_size != 1:
+            raise UsageError("--sample draws one translation per sentence: it does not combine with --beam > 1")
+        if self.temperature <= 0:
+            raise UsageError(f"--temperature must be > 0, got {self.temperature}")
+        if self.min_length > self.max_length:
+            raise UsageError(f"--min-length {self.min_length} is above --max-length {self.max_length}")
 
-    def not_done(t, tokens, state, finished, outputs):
-        return (t < max_length) & ~tf.reduce_all(finished)
 
-    *_, outputs = tf.while_loop(not_done, body, (0, tokens, state, finished, outputs))
-    return tf.transpose(outputs.stack())
+class Hypotheses(NamedTuple):
+    tokens: tf.Tensor  # [batch, n_best, time] int32, EOS included, padded after it
+    lengths: tf.Tensor  # [batch, n_best] tokens up to and including EOS
+    scores: tf.Tensor  # [batch, n_best] log-probabilities (under the model, untempered)
+    attention: tf.Tensor | None  # [batch, n_best, time, src_len] when options.keep_attention
 
 
-def beam_search(step, state, memory, mask, bos: int, eos: int, beam_size: int, max_length):
-    """Beam search without length normalisation.
+def search(step, state, memory, mask, bos: int, eos: int, options: SearchOptions,
+           forbidden: tuple[int, ...] = (), seed=None) -> Hypotheses:
+    """Search every sentence of the batch; see the module docstring.
 
-    Keeps `beam_size` hypotheses per sentence, flattened to [batch x beam] for the step function;
-    each step takes the top `beam_size` of beam x vocabulary continuations. A hypothesis that
-    emitted EOS is frozen: it continues only with EOS at no cost. Scores only fall as hypotheses
-    grow, so a sentence is done once its best hypothesis has finished; the loop stops when every
-    sentence is done. Returns ids [batch, beam, length] (best first, EOS-padded) and their
-    log-probabilities [batch, beam].
+    `forbidden` token ids are never produced (e.g. padding and BOS). `seed` (an int32 tensor of
+    shape [2]) makes sampling repeatable.
     """
+    k, n_best = options.beam_size, options.n_best
     batch = tf.shape(mask)[0]
-    flat = batch * beam_size
+    src_lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+    min_len, max_len = _length_limits(src_lengths, options)
+    longest = tf.reduce_max(max_len) + 1  # + EOS
 
     def tile(x):
-        return tf.repeat(x, beam_size, axis=0)  # [batch, ...] -> [batch x beam, ...]
+        return tf.repeat(x, k, axis=0)  # [batch, ...] -> [batch x beam, ...]
 
-    state, memory, mask = tf.nest.map_structure(tile, (state, memory, mask))
-    # Only the first beam is live at the start, so the first step does not pick duplicates.
-    scores = tf.tile(tf.constant([[0.0] + [NEG_INF] * (beam_size - 1)]), [batch, 1])
-    tokens = tf.fill([flat], bos)
-    finished = tf.zeros([batch, beam_size], tf.bool)
-    token_history = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
-    parent_history = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
-    offsets = tf.range(batch)[:, None] * beam_size  # [batch, 1]
-
-    def body(t, tokens, state, scores, finished, token_history, parent_history):
-        logits, state, _ = step(tokens, state, memory, mask)
-        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
-        vocab = tf.shape(log_probs)[-1]
-        log_probs = tf.reshape(log_probs, [batch, beam_size, vocab])
-        eos_only = tf.one_hot(eos, vocab, on_value=0.0, off_value=NEG_INF)
-        log_probs = tf.where(finished[..., None], eos_only, log_probs)
-        candidates = tf.reshape(scores[..., None] + log_probs, [batch, beam_size * vocab])
-        scores, chosen = tf.math.top_k(candidates, k=beam_size)  # sorted, best first
-        parents, new_tokens = chosen // vocab, chosen % vocab  # [batch, beam]
-        state = tf.nest.map_structure(
-            lambda s: tf.gather(s, tf.reshape(parents + offsets, [-1])), state
-        )
-        finished = tf.gather(finished, parents, batch_dims=1) | tf.equal(new_tokens, eos)
-        return (t + 1, tf.reshape(new_tokens, [-1]), state, scores, finished,
-                token_history.write(t, new_tokens), parent_history.write(t, parents))
-
-    def not_done(t, tokens, state, scores, finished, *_):
-        return (t < max_length) & ~tf.reduce_all(finished[:, 0])
-
-    loop = tf.while_loop(
-        not_done, body,
-        (0, tokens, state, scores, finished, token_history, parent_history),
+    state, memory, rows_mask = tf.nest.map_structure(tile, (state, memory, mask))
+    src_len = tf.shape(mask)[1]
+    alive = _Alive(
+        ids=tf.range(batch),
+        tokens=tf.fill([batch * k], bos),
+        seqs=tf.zeros([batch, k, 0], tf.int32),
+        # Only the first beam is live at the start, so the first step does not pick duplicates.
+        scores=tf.tile(tf.constant([[0.0] + [NEG_INF] * (k - 1)]), [batch, 1]),
+        finished=tf.zeros([batch, k], tf.bool),
+        lengths=tf.zeros([batch, k], tf.int32),
+        coverage=tf.zeros([batch, k, src_len]) if options.coverage_penalty else (),
+        attention=tf.zeros([batch, k, 0, src_len]) if options.keep_attention else (),
     )
-    length, scores = loop[0], loop[3]
-    return _backtrack(loop[5].stack(), loop[6].stack(), length, batch, beam_size), scores
+    out = Hypotheses(
+        tokens=tf.fill([batch, n_best, longest], eos),
+        lengths=tf.zeros([batch, n_best], tf.int32),
+        scores=tf.zeros([batch, n_best]),
+        attention=tf.zeros([batch, n_best, longest, src_len]) if options.keep_attention else (),
+    )
+    def body(t, alive, state, memory, rows_mask, out):
+        logits, state, attention = step(alive.tokens, state, memory, rows_mask)
+        a = tf.shape(alive.ids)[0]
+        logits = tf.reshape(tf.cast(logits, tf.float32), [a, k, -1])
+        attention = tf.reshape(tf.cast(attention, tf.float32), [a, k, -1])
+        limits = _Limits(t, tf.gather(min_len, alive.ids), tf.gather(max_len, alive.ids), eos, forbidden)
+        if options.sample:
+            parents, new_tokens, scores = _draw(logits, alive, limits, seed, options)
+        else:
+            src_mask = tf.cast(tf.reshape(rows_mask, [a, k, -1]), tf.float32)
+            parents, new_tokens, scores = _best(logits, attention, src_mask, alive, limits, options)
+        alive = _advance(alive, t, parents, new_tokens, scores, attention, eos, options)
+        rows = tf.reshape(parents + tf.range(a)[:, None] * k, [-1])
+        state = tf.nest.map_structure(lambda s: tf.gather(s, rows), state)
+        done = tf.reduce_all(alive.finished[:, :n_best], axis=1)
+        out = _write_done(out, alive, done, longest, n_best, eos)
+        alive, state, memory, rows_mask = tf.cond(
+            tf.reduce_any(done),
+            lambda: _drop(alive, state, memory, rows_mask, ~done, k),
+            lambda: (alive, state, memory, rows_mask),
+        )
+        return t + 1, alive, state, memory, rows_mask, out
+
+    loop_vars = (tf.constant(0), alive, state, memory, rows_mask, out)
+    *_, out = tf.while_loop(
+        lambda t, alive, *_: tf.size(alive.ids) > 0, body, loop_vars,
+        shape_invariants=_relaxed(loop_vars),
+    )
+    width = tf.reduce_max(out.lengths)
+    return Hypotheses(out.tokens[:, :, :width], out.lengths, out.scores,
+                      out.attention[:, :, :width] if options.keep_attention else None)
 
 
-def _backtrack(tokens, parents, length, batch, beam_size):
-    """Follow parent pointers back from the final beams: [time, batch, beam] -> [batch, beam, time]."""
-    beams = tf.tile(tf.range(beam_size)[None], [batch, 1])
-    out = tf.TensorArray(tf.int32, size=length)
+class _Alive(NamedTuple):
+    """The sentences still searched, [alive, beam, ...]; `ids` are their rows in the batch."""
 
-    def body(t, beams, out):
-        out = out.write(t, tf.gather(tokens[t], beams, batch_dims=1))
-        return t - 1, tf.gather(parents[t], beams, batch_dims=1), out
+    ids: tf.Tensor  # [alive]
+    tokens: tf.Tensor  # [alive x beam] the last token of each hypothesis
+    seqs: tf.Tensor  # [alive, beam, t]
+    scores: tf.Tensor  # [alive, beam] log-probabilities
+    finished: tf.Tensor  # [alive, beam]
+    lengths: tf.Tensor  # [alive, beam] tokens including EOS, once finished
+    coverage: tf.Tensor | tuple  # [alive, beam, src_len] summed attention (coverage penalty only)
+    attention: tf.Tensor | tuple  # [alive, beam, t, src_len] (keep_attention only)
 
-    _, _, out = tf.while_loop(lambda t, *_: t >= 0, body, (length - 1, beams, out))
-    return tf.transpose(out.stack(), [1, 2, 0])
+
+def _length_limits(src_lengths, options: SearchOptions):
+    """Per sentence: fewest tokens before EOS may come, most before it must."""
+    max_len = tf.fill(tf.shape(src_lengths), options.max_length)
+    min_len = tf.fill(tf.shape(src_lengths), options.min_length)
+    source = tf.cast(src_lengths, tf.float32)
+    if options.max_length_ratio:
+        by_ratio = tf.cast(tf.math.ceil(options.max_length_ratio * source), tf.int32)
+        max_len = tf.minimum(max_len, tf.maximum(by_ratio, 1))
+    if options.min_length_ratio:
+        min_len = tf.maximum(min_len, tf.cast(tf.floor(options.min_length_ratio * source), tf.int32))
+    return tf.minimum(min_len, max_len), max_len
+
+
+class _Limits(NamedTuple):
+    """What constrains the tokens of step `t`, per alive sentence."""
+
+    t: tf.Tensor
+    min_len: tf.Tensor  # [alive]
+    max_len: tf.Tensor  # [alive]
+    eos: int
+    forbidden: tuple[int, ...]
+
+
+def _ban(logits, alive, limits: _Limits, options: SearchOptions):
+    """Logits [alive, beam, vocab] with the tokens that may not come next set to NEG_INF:
+    forbidden tokens, EOS before the minimum length, and tokens repeating an n-gram."""
+    ids = tf.range(tf.shape(logits)[-1])
+    banned = None
+    if limits.forbidden:
+        banned = tf.reduce_any(tf.equal(ids[:, None], list(limits.forbidden)), axis=-1)  # [vocab]
+    if options.min_length or options.min_length_ratio:
+        too_short = (limits.t < limits.min_len)[:, None, None] & tf.equal(ids, limits.eos)
+        banned = too_short if banned is None else banned | too_short
+    if banned is not None:
+        logits = tf.where(banned, NEG_INF, logits)
+    if options.block_ngram_repeat:
+        logits = _block_repeats(logits, alive.seqs, options.block_ngram_repeat)
+    return logits
+
+
+def _block_repeats(logits, seqs, n):
+    """Forbid each token that would complete an n-gram the hypothesis already holds.
+
+    The hypotheses are left-padded with n - 1 tokens (-1) that match no real one, so the last
+    n - 1 tokens always exist and no window that reaches into the padding can match them.
+    """
+    a, k, vocab = tf.unstack(tf.shape(logits))
+    flat = tf.pad(tf.reshape(seqs, [a * k, -1]), [[0, 0], [n - 1, 0]], constant_values=-1)
+    frames = tf.signal.frame(flat, n, 1, axis=1)  # [rows, t, n]: each n-gram so far
+    last = flat[:, tf.shape(flat)[1] - (n - 1):]  # what a new token would follow
+    found = tf.where(tf.reduce_all(tf.equal(frames[:, :, : n - 1], last[:, None, :]), axis=-1))
+    repeats = tf.gather_nd(frames[:, :, n - 1], found)  # the tokens that would repeat an n-gram
+    indices = tf.stack([tf.cast(found[:, 0], tf.int32), repeats], axis=1)
+    flat_logits = tf.tensor_scatter_nd_update(
+        tf.reshape(logits, [a * k, vocab]), indices, tf.fill([tf.shape(indices)[0]], NEG_INF))
+    return tf.reshape(flat_logits, [a, k, vocab])
+
+
+def _rank(totals, lengths, coverage, src_mask, ending, options):
+    """The ranking score of each continuation (see the module docstring); the coverage penalty
+    counts for complete translations only (`ending`: finished, or ending now with EOS)."""
+    rank = totals
+    if options.length_penalty:
+        lp = ((5.0 + tf.cast(lengths, tf.float32)) / 6.0) ** options.length_penalty
+        rank = rank / lp[..., None]
+    if options.coverage_penalty:
+        capped = tf.math.log(tf.clip_by_value(coverage, COVERAGE_FLOOR, 1.0))
+        cp = options.coverage_penalty * tf.reduce_sum(capped * src_mask, -1)
+        rank += tf.where(ending, cp[..., None], 0.0)
+    return rank
+
+
+def _best(logits, attention, src_mask, alive, limits: _Limits, options: SearchOptions):
+    """The `beam_size` best continuations of each sentence: (parents, tokens, log-probabilities).
+
+    Only the best few tokens of each hypothesis can be among its sentence's best continuations,
+    so the vocabulary-wide work is one log-sum-exp and one top-k per hypothesis; the ranking
+    then runs on [alive, beam, width] candidates. With the coverage penalty, which only lowers
+    EOS, one more token per hypothesis keeps that exact.
+    """
+    a, k, vocab = tf.unstack(tf.shape(logits))
+    t, eos = limits.t, limits.eos
+    normaliser = tf.reduce_logsumexp(logits, axis=-1)  # [a, k]: log-probability = logit - this
+    width = tf.minimum(k + 1 if options.coverage_penalty else k, vocab)
+    values, tokens = tf.math.top_k(_ban(logits, alive, limits, options), k=width)
+    totals = alive.scores[..., None] + values - normaliser[..., None]  # [a, k, width]
+    first = tf.equal(tf.range(width), 0)
+    # At the length limit a hypothesis may only end; a finished one only repeats EOS at no cost.
+    must_end = (t >= limits.max_len)[:, None, None]
+    ending_total = alive.scores + logits[..., eos] - normaliser
+    totals = tf.where(must_end, tf.where(first, ending_total[..., None], NEG_INF), totals)
+    finished = alive.finished[..., None]
+    totals = tf.where(finished, tf.where(first, alive.scores[..., None], NEG_INF), totals)
+    tokens = tf.where(must_end | finished, eos, tokens)
+    ranks = totals
+    if options.length_penalty or options.coverage_penalty:
+        lengths = tf.where(alive.finished, alive.lengths, t + 1)
+        coverage = _grown_coverage(alive, attention) if options.coverage_penalty else None
+        ranks = _rank(totals, lengths, coverage, src_mask, finished | tf.equal(tokens, eos), options)
+    _, chosen = tf.math.top_k(tf.reshape(ranks, [a, k * width]), k=k)  # sorted, best first
+    scores = tf.gather(tf.reshape(totals, [a, k * width]), chosen, batch_dims=1)
+    new_tokens = tf.gather(tf.reshape(tokens, [a, k * width]), chosen, batch_dims=1)
+    return chosen // width, new_tokens, scores
+
+
+def _draw(logits, alive, limits: _Limits, seed, options: SearchOptions):
+    """Sample one token per sentence (beam 1) from the tempered, top-k-truncated distribution."""
+    a, vocab = tf.shape(logits)[0], tf.shape(logits)[-1]
+    log_probs = tf.nn.log_softmax(logits[:, 0])
+    tempered = _ban(logits, alive, limits, options)[:, 0] / options.temperature
+    if options.sample_top_k:
+        kth = tf.math.top_k(tempered, k=tf.minimum(options.sample_top_k, vocab)).values[:, -1:]
+        tempered = tf.where(tempered >= kth, tempered, NEG_INF)
+    step_seed = tf.stack([seed[0], seed[1] + limits.t]) if seed is not None else tf.stack([0, limits.t])
+    tokens = tf.random.stateless_categorical(tempered, 1, seed=step_seed, dtype=tf.int32)
+    tokens = tf.where((limits.t >= limits.max_len)[:, None], limits.eos, tokens)
+    scores = alive.scores + tf.gather(log_probs, tokens, batch_dims=1)
+    return tf.zeros([a, 1], tf.int32), tokens, scores
+
+
+def _grown_coverage(alive, attention):
+    return alive.coverage + tf.where(alive.finished[..., None], 0.0, attention)
+
+
+def _advance(alive, t, parents, new_tokens, scores, attention, eos, options) -> _Alive:
+    """Reorder the hypotheses by their parents and append the chosen tokens."""
+    def take(x):
+        return tf.gather(x, parents, batch_dims=1)
+
+    was_finished = take(alive.finished)
+    coverage = take(_grown_coverage(alive, attention)) if options.coverage_penalty else ()
+    kept_attention = ()
+    if options.keep_attention:
+        kept_attention = tf.concat([take(alive.attention), take(attention)[:, :, None]], axis=2)
+    return _Alive(
+        ids=alive.ids,
+        tokens=tf.reshape(new_tokens, [-1]),
+        seqs=tf.concat([take(alive.seqs), new_tokens[..., None]], axis=2),
+        scores=scores,
+        finished=was_finished | tf.equal(new_tokens, eos),
+        lengths=tf.where(was_finished, take(alive.lengths), t + 1),
+        coverage=coverage,
+        attention=kept_attention,
+    )
+
+
+def _write_done(out: Hypotheses, alive: _Alive, done, longest, n_best, eos) -> Hypotheses:
+    """Copy the n best hypotheses of the sentences that are done into the results."""
+    which = tf.where(done)[:, 0]
+    rows = tf.gather(alive.ids, which)[:, None]
+    seqs = tf.gather(alive.seqs, which)[:, :n_best]
+    pad = longest - tf.shape(seqs)[2]
+    tokens = tf.pad(seqs, [[0, 0], [0, 0], [0, pad]], constant_values=eos)
+    attention = out.attention
+    if not isinstance(attention, tuple):
+        kept = tf.gather(alive.attention, which)[:, :n_best]
+        attention = tf.tensor_scatter_nd_update(
+            attention, rows, tf.pad(kept, [[0, 0], [0, 0], [0, pad], [0, 0]]))
+    return Hypotheses(
+        tokens=tf.tensor_scatter_nd_update(out.tokens, rows, tokens),
+        lengths=tf.tensor_scatter_nd_update(out.lengths, rows, tf.gather(alive.lengths, which)[:, :n_best]),
+        scores=tf.tensor_scatter_nd_update(out.scores, rows, tf.gather(alive.scores, which)[:, :n_best]),
+        attention=attention,
+    )
+
+
+def _drop(alive: _Alive, state, memory, rows_mask, keep, k):
+    """Remove the sentences that are done, and their rows in the step function's tensors."""
+    which = tf.where(keep)[:, 0]
+    rows = tf.reshape(tf.cast(which, tf.int32)[:, None] * k + tf.range(k), [-1])
+    alive = _Alive(*(
+        field if isinstance(field, tuple) else tf.gather(field, rows if name == "tokens" else which)
+        for name, field in zip(_Alive._fields, alive)
+    ))
+    state, memory, rows_mask = tf.nest.map_structure(lambda x: tf.gather(x, rows), (state, memory, rows_mask))
+    return alive, state, memory, rows_mask
+
+
+def _relaxed(loop_vars):
+    """Shape invariants: the leading (sentence or row) and time dimensions may change each step."""
+    t, alive, state, memory, rows_mask, out = loop_vars
+
+    def rows_first(x):
+        return tf.TensorShape([None] + x.shape[1:].as_list())
+
+    k = alive.seqs.shape[1]
+    alive_shapes = tf.nest.map_structure(rows_first, alive)._replace(
+        seqs=tf.TensorShape([None, k, None]),
+        attention=() if isinstance(alive.attention, tuple) else tf.TensorShape([None, k, None, None]),
+    )
+    return (t.shape, alive_shapes, *tf.nest.map_structure(rows_first, (state, memory, rows_mask)),
+            tf.nest.map_structure(lambda x: x.shape, out))

@@ -161,6 +161,8 @@ def train(recipe: Recipe, overwrite: bool = False, started_at: float | None = No
             if improved:
                 totals.best = metrics
             writer.save(manifest(), totals.metrics, model if improved else None)
+            if config.keep_checkpoints:
+                writer.save_checkpoint(model, totals.steps, config.keep_checkpoints)
             progress.log(
                 f"step {metrics['step']} epoch {metrics['epoch']:.2f}: "
                 f"valid loss {metrics['valid_loss']:.3f} ppl {metrics['valid_ppl']:.2f} "

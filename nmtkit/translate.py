@@ -1,74 +1,175 @@
-"""`nmtkit translate`: raw text in, raw text out, one output line per input line, in order."""
+"""`nmtkit translate`: raw text in, raw text out, one output line per input line, in order.
+
+The model's own tokenizer encodes the input and decodes the output. Input is read in windows of
+`batch_size x WINDOW_BATCHES` lines; each window is sorted by length for batching (less padding)
+and written back in input order before the next is read, so output flows while input arrives and
+memory stays flat however long the input is.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import Iterable, Iterator, Sequence, TextIO
 
+import numpy as np
 import tensorflow as tf
 
 from nmtkit.artifacts import load_model_dir
+from nmtkit.attention_plots import plot_attention, prepare_plot_dir
 from nmtkit.data.batching import pad
-from nmtkit.data.vocab import BOS, EOS
-from nmtkit.search import beam_search, greedy_search
+from nmtkit.data.vocab import BOS, EOS, PAD, UNK
+from nmtkit.errors import UsageError
+from nmtkit.search import Hypotheses, SearchOptions, search
 
-# Lines read ahead per window: each window is sorted by length for batching, then restored.
-WINDOW_BATCHES = 16
+WINDOW_BATCHES = 16  # batches of lines read ahead per window
+
+
+@dataclass
+class Sampling:
+    temperature: float = 1.0
+    top_k: int = 0  # 0 = the whole vocabulary
+    seed: int = 0
+
+
+@dataclass
+class Candidate:
+    text: str
+    score: float  # log-probability under the model(s)
+    pieces: list[str]  # output pieces, EOS excluded
+    attention: np.ndarray | None  # [len(pieces) + 1 (EOS), source pieces], when kept
+
+
+@dataclass
+class Translation:
+    source: list[str]  # source pieces
+    candidates: list[Candidate]  # best first; none for a blank line
+
+    @property
+    def text(self) -> str:
+        return self.candidates[0].text if self.candidates else ""
 
 
 class Translator:
-    def __init__(self, model_dir: str | Path, beam_size: int | None = None,
-                 batch_size: int | None = None, max_length: int | None = None):
-        loaded = load_model_dir(model_dir)
-        settings = loaded.recipe.translate
-        self.beam_size = beam_size or settings.beam_size
-        self.batch_size = batch_size or settings.batch_size
-        self.max_length = max_length or settings.max_length
-        self.tokenizer = loaded.tokenizer
-        self.src_vocab, self.tgt_vocab = loaded.src_vocab, loaded.tgt_vocab
-        self.model = loaded.model
-        self._search = tf.function(
-            self._search_batch, input_signature=[tf.TensorSpec([None, None], tf.int32)]
+    """Search over one model, or an ensemble of models sharing tokenizer and vocabularies.
+
+    `overrides` replace keys of the first model's recipe `translate` section (None = keep).
+    """
+
+    def __init__(self, model_dirs: Sequence[str | Path], overrides: dict | None = None, n_best: int = 1,
+                 sampling: Sampling | None = None, keep_attention: bool = False):
+        if not model_dirs:
+            raise UsageError("no model directory given")
+        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        loaded = [load_model_dir(d, overrides.get("precision")) for d in model_dirs]
+        _check_shared_vocabularies(model_dirs, loaded)
+        first = loaded[0]
+        self.settings = dataclasses.replace(first.recipe.translate, **overrides)
+        self.tokenizer, self.src_vocab, self.tgt_vocab = first.tokenizer, first.src_vocab, first.tgt_vocab
+        attends = all(m.recipe.model.attention != "none" for m in loaded)
+        if (self.settings.replace_unk or keep_attention) and not attends:
+            raise UsageError("--replace-unk and --attention-plots need models with attention "
+                             "(model.attention is none)")
+        if len(loaded) == 1:
+            self.model = first.model
+        else:
+            from nmtkit.models.ensemble import Ensemble
+
+            self.model = Ensemble(m.model for m in loaded)
+        self.sampling = sampling
+        s = self.settings
+        self.options = SearchOptions(
+            beam_size=1 if sampling else s.beam_size, n_best=n_best,
+            length_penalty=s.length_penalty, coverage_penalty=s.coverage_penalty,
+            min_length=s.min_length, max_length=s.max_length, max_length_ratio=s.max_length_ratio,
+            block_ngram_repeat=s.block_ngram_repeat, sample=sampling is not None,
+            temperature=sampling.temperature if sampling else 1.0,
+            sample_top_k=sampling.top_k if sampling else 0,
+            keep_attention=keep_attention or s.replace_unk,
         )
+        self.options.check()
+        self._batches_searched = 0
+        self._search = tf.function(self._search_batch, autograph=False, input_signature=[
+            tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([2], tf.int32)])
 
-    def _search_batch(self, src):
+    def _search_batch(self, src, seed) -> Hypotheses:
         state, memory, mask = self.model.encode(src)
-        if self.beam_size == 1:
-            return greedy_search(self.model.step, state, memory, mask, BOS, EOS, self.max_length)
-        hypotheses, _ = beam_search(self.model.step, state, memory, mask, BOS, EOS,
-                                    self.beam_size, self.max_length)
-        return hypotheses[:, 0]  # the best of each beam
+        return search(self.model.step_function(), state, memory, mask, BOS, EOS, self.options,
+                      forbidden=(PAD, BOS), seed=seed)
 
-    def translate(self, lines: list[str]) -> list[str]:
-        """Translations of `lines`, in order; blank lines give empty lines without search."""
-        outputs = [""] * len(lines)
+    def translate(self, lines: Sequence[str]) -> list[Translation]:
+        """Translations of `lines`, in order; blank lines give no candidates, without search."""
         todo = [i for i, line in enumerate(lines) if line.strip()]
-        if not todo:
-            return outputs
-        ids = [self.src_vocab.encode(p) for p in self.tokenizer.encode([lines[i] for i in todo])]
+        pieces = self.tokenizer.encode([lines[i] for i in todo])
+        outputs = [Translation([], []) for _ in lines]
+        ids = [self.src_vocab.encode(p) for p in pieces]
         order = sorted(range(len(todo)), key=lambda k: len(ids[k]))
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            result = self._search(tf.constant(pad([ids[k] for k in chunk]))).numpy()
-            for k, row in zip(chunk, result):
-                outputs[todo[k]] = self.tokenizer.decode(self.tgt_vocab.decode(row))
+        for start in range(0, len(order), self.settings.batch_size):
+            chunk = order[start: start + self.settings.batch_size]
+            seed = [self.sampling.seed if self.sampling else 0, 100_003 * self._batches_searched]
+            self._batches_searched += 1
+            found = self._search(tf.constant(pad([ids[k] for k in chunk])), tf.constant(seed, tf.int32))
+            found = Hypotheses(*(None if x is None else x.numpy() for x in found))
+            for row, k in enumerate(chunk):
+                outputs[todo[k]] = Translation(pieces[k], self._candidates(found, row, pieces[k]))
         return outputs
 
-    def stream(self, lines: Iterable[str]) -> Iterator[list[str]]:
+    def _candidates(self, found: Hypotheses, row: int, source: list[str]) -> list[Candidate]:
+        out = []
+        for n in range(found.tokens.shape[1]):
+            length = int(found.lengths[row, n])
+            ids = found.tokens[row, n, :length]
+            attention = None if found.attention is None else found.attention[row, n, :length, : len(source)]
+            words = self.tgt_vocab.decode(ids)
+            if self.settings.replace_unk:
+                words = [source[int(np.argmax(attention[j]))] if i == UNK else w
+                         for j, (i, w) in enumerate(zip(ids, words))]
+            out.append(Candidate(self.tokenizer.decode(words), float(found.scores[row, n]), words, attention))
+        return out
+
+    def stream(self, lines: Iterable[str]) -> Iterator[list[Translation]]:
         """Translations window by window, so output flows while input still arrives."""
         iterator = iter(lines)
-        window = self.batch_size * WINDOW_BATCHES
+        window = self.settings.batch_size * WINDOW_BATCHES
         while chunk := list(itertools.islice(iterator, window)):
             yield self.translate([line.rstrip("\r\n") for line in chunk])
 
 
-def translate_stream(model_dir: str | Path, source: TextIO, sink: TextIO, **options) -> int:
+def _check_shared_vocabularies(model_dirs, loaded) -> None:
+    first = loaded[0]
+    for path, other in zip(model_dirs[1:], loaded[1:]):
+        if (other.src_vocab.tokens != first.src_vocab.tokens or other.tgt_vocab.tokens != first.tgt_vocab.tokens
+                or other.tokenizer.serialized != first.tokenizer.serialized):
+            raise UsageError(f"an ensemble's models must share the tokenizer and vocabularies: "
+                             f"{path} differs from {model_dirs[0]}")
+
+
+def format_translation(index: int, translation: Translation, n_best: int, scores: bool) -> str:
+    """The output lines of one input line (see `nmtkit translate --help`)."""
+    if n_best > 1:
+        found = translation.candidates or [Candidate("", 0.0, [], None)]
+        return "".join(f"{index} ||| {c.text} ||| {c.score:.4f}\n" for c in found)
+    if scores:
+        score = translation.candidates[0].score if translation.candidates else 0.0
+        return f"{score:.4f}\t{translation.text}\n"
+    return translation.text + "\n"
+
+
+def translate_stream(translator: Translator, source: Iterable[str], sink: TextIO, scores: bool = False,
+                     attention_plots: Path | None = None, plot_count: int = 10) -> int:
     """Translate every line of `source` to `sink`; returns the number of lines."""
-    translator = Translator(model_dir, **options)
+    if attention_plots is not None:
+        prepare_plot_dir(attention_plots)
     count = 0
-    for outputs in translator.stream(source):
-        sink.write("".join(line + "\n" for line in outputs))
+    for translations in translator.stream(source):
+        for translation in translations:
+            sink.write(format_translation(count, translation, translator.options.n_best, scores))
+            if attention_plots is not None and count < plot_count and translation.candidates:
+                best = translation.candidates[0]
+                plot_attention(attention_plots / f"{count + 1:05d}.png", best.attention,
+                               translation.source, best.pieces + ["</s>"])
+            count += 1
         sink.flush()
-        count += len(outputs)
     return count

@@ -1,7 +1,6 @@
 """The commands end to end through Typer's CliRunner, and every bad input they must survive."""
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

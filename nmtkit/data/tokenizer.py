@@ -25,6 +25,7 @@ class SubwordTokenizer:
             self._sp = spm.SentencePieceProcessor(model_file=str(model_path))
         except (OSError, RuntimeError) as exc:
             raise ModelDirError(f"{model_path}: not a sentencepiece model ({exc})") from None
+        self.serialized = self._sp.serialized_model_proto()  # equal bytes = the same tokenizer
 
     @staticmethod
     def train(

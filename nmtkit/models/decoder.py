@@ -38,7 +38,7 @@ class RecurrentDecoder(keras.layers.Layer):
     training runs each layer over the whole sequence at once (cuDNN on a GPU) and attends for
     all steps in one product. Otherwise the recurrence runs as one `tf.while_loop` in the
     compiled graph, the embedding's share of the first layer's input product computed once for
-    the whole sequence. `step` serves search with the same arithmetic (`_step`).
+    the whole sequence. `step_function` serves search with the same arithmetic (`_step`).
     State: (per-layer state tuples, o or ()). Memory: (values, keys) from `prepare_memory`.
     """
 
@@ -97,12 +97,22 @@ class RecurrentDecoder(keras.layers.Layer):
             attentional = self._run_whole_sequence(w, x, state, memory, mask, training)
         return tf.matmul(attentional, w["output_kernel"]) + w["output_bias"]
 
-    def step(self, token, state, memory, mask):
-        """One search step: token [batch] -> logits [batch, vocab], new state, attention [batch, src_len]."""
+    def step_function(self):
+        """The search step, with the weights cast to the compute dtype once, outside the loop:
+        step(token [batch], state, memory, mask) -> logits [batch, vocab], new state,
+        attention [batch, src_len]."""
         w = self._weights()
-        gates = tf.matmul(self.embedding(token), w["first_embedding_kernel"]) + w["first_bias"]
-        o, state, attention = self._step(w, gates, state, memory, mask, training=False)
-        return tf.matmul(o, w["output_kernel"]) + w["output_bias"], state, attention
+
+        def step(token, state, memory, mask):
+            gates = tf.matmul(self.embedding(token), w["first_embedding_kernel"]) + w["first_bias"]
+            o, state, attention = self._step(w, gates, state, memory, mask, training=False)
+            return tf.matmul(o, w["output_kernel"]) + w["output_bias"], state, attention
+
+        return step
+
+    def step(self, token, state, memory, mask):
+        """One search step (see `step_function`)."""
+        return self.step_function()(token, state, memory, mask)
 
     def _run_whole_sequence(self, w, x, state, memory, mask, training):
         rnn_states, _ = state

@@ -18,7 +18,7 @@ class Seq2Seq(keras.Model):
     """Recurrent encoder -> bridge -> recurrent decoder with attention, as `config` describes.
 
     `call((src, tgt_in))` gives teacher-forced logits [batch, tgt_len, tgt_vocab];
-    `encode(src)` and `step(...)` are what search uses (see `nmtkit.search`).
+    `encode(src)` and `step_function()` are what search uses (see `nmtkit.search`).
     """
 
     def __init__(self, config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, **kwargs):
@@ -46,6 +46,9 @@ class Seq2Seq(keras.Model):
         outputs, mask, states = self.encoder(src, training=training)
         return (self.decoder.initial_state(self.bridge(states)),
                 self.decoder.prepare_memory(outputs), mask)
+
+    def step_function(self):
+        return self.decoder.step_function()
 
     def step(self, token, state, memory, mask):
         return self.decoder.step(token, state, memory, mask)

@@ -1,0 +1,106 @@
+"""Translation speed of the reference model: greedy, beam 5 and beam 10 at batch sizes 1, 16 and 64.
+
+    .venv/bin/python bench/translate_speed.py [--model DIR] [--src FILE] [--ref FILE]
+                                              [--precision float32,bfloat16] [--beams 1,5,10]
+                                              [--batches 1,16,64]
+
+Defaults: the model and test_2016_flickr files that `bench/multi30k.sh DATA 25` leaves in
+runs/bench-multi30k-de-en. Each setting runs in a fresh process (so peak memory is its own):
+it loads the model, translates the first batch once to build the search graph, then times the
+translation of every line ("loop": what the peer's loop figure measures) and scores it (BLEU,
+sacrebleu defaults). Then the whole `nmtkit translate` command is timed for beam 5, batch 64,
+imports and graph building included. Peer figures: ../shared/docs/reference-figures.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "runs" / "bench-multi30k-de-en"
+PEER = {  # OpenNMT-py 3.5.1, reference recipe, batch 64, same kind of machine
+    (1, 64): "loop 323 sent/s; whole command 139 sent/s",
+    (5, 64): "loop 120 sent/s (1,523 tok/s); whole command 83 sent/s",
+}
+
+
+def measure_one(model: str, src: str, ref: str, beam: int, batch: int, precision: str) -> dict:
+    """Runs inside the child process: one setting, timed after a warm-up batch."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.path.insert(0, str(ROOT))
+    from nmtkit.native_stderr import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from nmtkit.scoring.metrics import ScoreOptions
+    from nmtkit.translate import Translator
+
+    lines = Path(src).read_text(encoding="utf-8").splitlines()
+    translator = Translator([model], {"beam_size": beam, "batch_size": batch, "precision": precision})
+    translator.translate(lines[:batch])
+    began = time.perf_counter()
+    found = translator.translate(lines)
+    seconds = time.perf_counter() - began
+    hyps = [t.text for t in found]
+    refs = Path(ref).read_text(encoding="utf-8").splitlines()
+    bleu = ScoreOptions().bleu().corpus_score(hyps, [refs]).score
+    return {"seconds": seconds, "sentences": len(lines),
+            "tokens": sum(len(t.candidates[0].pieces) + 1 for t in found if t.candidates),
+            "bleu": bleu, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def whole_command(model: str, src: str, precision: str) -> tuple[float, float]:
+    """Seconds and peak MiB of `nmtkit translate --beam 5 --batch-size 64` over `src`."""
+    began = time.perf_counter()
+    with open(src, "rb") as stdin:
+        subprocess.run([str(ROOT / ".venv" / "bin" / "nmtkit"), "translate", "--model", model, "--beam", "5",
+                        "--batch-size", "64", "--precision", precision],
+                       stdin=stdin, stdout=subprocess.DEVNULL, check=True)
+    seconds = time.perf_counter() - began
+    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(RUN / "model"))
+    parser.add_argument("--src", default=str(RUN / "test.de"))
+    parser.add_argument("--ref", default=str(RUN / "test.en"))
+    parser.add_argument("--precision", default="float32,bfloat16")
+    parser.add_argument("--beams", default="1,5,10")
+    parser.add_argument("--batches", default="1,16,64")
+    parser.add_argument("--one", nargs=3, metavar=("BEAM", "BATCH", "PRECISION"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        beam, batch, precision = int(args.one[0]), int(args.one[1]), args.one[2]
+        print(json.dumps(measure_one(args.model, args.src, args.ref, beam, batch, precision)))
+        return
+
+    print(f"model {args.model}; {args.src}; 2 threads of this CPU ({os.cpu_count()} cores)")
+    header = f"{'precision':<9} {'beam':>4} {'batch':>5} {'seconds':>8} {'sent/s':>7} {'tok/s':>7} {'BLEU':>6} {'peak MiB':>8}  peer"
+    print(header)
+    for precision in args.precision.split(","):
+        for beam in map(int, args.beams.split(",")):
+            for batch in map(int, args.batches.split(",")):
+                child = subprocess.run(
+                    [sys.executable, __file__, "--model", args.model, "--src", args.src, "--ref", args.ref,
+                     "--one", str(beam), str(batch), precision],
+                    capture_output=True, text=True, check=True)
+                r = json.loads(child.stdout.strip().splitlines()[-1])
+                print(f"{precision:<9} {beam:>4} {batch:>5} {r['seconds']:>8.2f} "
+                      f"{r['sentences'] / r['seconds']:>7.0f} {r['tokens'] / r['seconds']:>7.0f} "
+                      f"{r['bleu']:>6.2f} {r['peak_mib']:>8.0f}  {PEER.get((beam, batch), '')}", flush=True)
+    for precision in args.precision.split(","):
+        seconds, peak = whole_command(args.model, args.src, precision)
+        lines = len(Path(args.src).read_text(encoding="utf-8").splitlines())
+        print(f"whole command, {precision}, beam 5, batch 64: {seconds:.2f} s ({lines / seconds:.0f} sent/s), "
+              f"peak {peak:.0f} MiB (peer: 12.1 s, 83 sent/s, about 500 MiB)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""`nmtkit translate` and `nmtkit average` on a tiny trained model: output formats, ensembles,
+<unk> replacement, attention plots, sampling, precision and streaming."""
+
+import io
+import re
+
+import numpy as np
+import pytest
+
+from nmtkit.data.textio import read_lines
+from nmtkit.data.vocab import UNK
+from nmtkit.translate import Translator, translate_stream
+from tests.test_cli import assert_clean_error, invoke
+
+
+@pytest.fixture(scope="module")
+def sources(dates_dir):
+    return read_lines(dates_dir / "test.txt")[:30]
+
+
+def test_n_best_and_scores_output(trained_model, sources):
+    text = "\n".join(sources[:3]) + "\n\n"
+    best = invoke("translate", "--model", trained_model, input=text).stdout.splitlines()
+    n_best = invoke("translate", "--model", trained_model, "--beam", 4, "--n-best", 3, input=text).stdout
+    lines = [re.fullmatch(r"(\d+) \|\|\| (.*) \|\|\| (-?\d+\.\d+)", line) for line in n_best.splitlines()]
+    assert all(lines) and len(lines) == 3 * 3 + 1  # a blank input gets one empty entry
+    by_input = {}
+    for match in lines:
+        by_input.setdefault(int(match[1]), []).append((match[2], float(match[3])))
+    assert sorted(by_input) == [0, 1, 2, 3] and by_input[3] == [("", 0.0)]
+    for index in range(3):
+        found = by_input[index]
+        assert len({t for t, _ in found}) == 3
+        assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+    scored = invoke("translate", "--model", trained_model, "--scores", input=text).stdout.splitlines()
+    assert [line.split("\t")[1] for line in scored] == best
+    assert all(float(line.split("\t")[0]) <= 0 for line in scored)
+
+
+def test_an_ensemble_of_one_model_twice_equals_the_model(trained_model, sources):
+    single = Translator([trained_model]).translate(sources)
+    double = Translator([trained_model, trained_model]).translate(sources)
+    assert [t.text for t in double] == [t.text for t in single]
+    np.testing.assert_allclose([t.candidates[0].score for t in double],
+                               [t.candidates[0].score for t in single], atol=1e-3)
+
+
+def test_ensembles_need_shared_vocabularies(trained_model, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    for path in trained_model.iterdir():
+        (other / path.name).write_bytes(path.read_bytes())
+    vocab = (other / "tgt.vocab.json").read_text(encoding="utf-8")
+    (other / "tgt.vocab.json").write_text(vocab.replace('"-"', '"~"'), encoding="utf-8")
+    assert_clean_error(invoke("translate", "-m", trained_model, "-m", other, input="1 May 2000\n"),
+                       2, "share the tokenizer and vocabularies")
+
+
+def test_unknown_outputs_are_replaced_by_the_most_attended_source_piece(trained_model, sources):
+    translator = Translator([trained_model], {"replace_unk": True, "beam_size": 1})
+    bias = translator.model.decoder.output_bias
+    bias.assign(bias.numpy() + 50.0 * np.eye(bias.shape[0])[UNK])  # the model now says <unk> first
+    for translation in translator.translate(sources[:5]):
+        best = translation.candidates[0]
+        assert best.pieces and set(best.pieces) <= set(translation.source)
+        assert [translation.source[int(np.argmax(row))] for row in best.attention[:-1]] == best.pieces
+
+
+def test_attention_plots_are_written(trained_model, sources, tmp_path):
+    plots = tmp_path / "plots"
+    result = invoke("translate", "-m", trained_model, "--attention-plots", plots, "--plot-count", 2,
+                    input="\n".join(sources[:4]) + "\n")
+    assert result.exit_code == 0
+    assert sorted(p.name for p in plots.iterdir()) == ["00001.png", "00002.png"]
+    assert (plots / "00001.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sampling_is_repeatable_per_seed(trained_model, sources):
+    text = "\n".join(sources) + "\n"
+
+    def sample(seed):
+        return invoke("translate", "-m", trained_model, "--sample", "--temperature", 3.0,
+                      "--seed", seed, input=text).stdout
+
+    assert sample(1) == sample(1)
+    assert sample(1) != sample(2)
+    assert_clean_error(invoke("translate", "-m", trained_model, "--sample", "--beam", 3, input=text),
+                       2, "--sample")
+
+
+def test_bfloat16_translation_agrees_with_float32(trained_model, sources):
+    full = [t.text for t in Translator([trained_model]).translate(sources)]
+    half = [t.text for t in Translator([trained_model], {"precision": "bfloat16"}).translate(sources)]
+    assert np.mean([a == b for a, b in zip(full, half)]) >= 0.8
+
+
+def test_output_flows_before_the_input_ends(trained_model, sources):
+    translator = Translator([trained_model], {"batch_size": 2})  # windows of 32 lines
+    read = []
+
+    def slow_input():
+        for i in range(200):
+            read.append(i)
+            yield sources[i % len(sources)]
+
+    class Sink(io.StringIO):
+        first_write_after = None
+
+        def write(self, text):
+            if self.first_write_after is None:
+                self.first_write_after = len(read)
+            return super().write(text)
+
+    sink = Sink()
+    assert translate_stream(translator, slow_input(), sink) == 200
+    assert sink.first_write_after <= 33
+    assert len(sink.getvalue().splitlines()) == 200
+
+
+def test_search_option_errors(trained_model):
+    for args, message in ((("--n-best", 3, "--beam", 2), "--n-best"),
+                          (("--min-length", 9, "--max-length", 4), "--min-length"),
+                          (("--precision", "fp8"), "--precision")):
+        assert_clean_error(invoke("translate", "-m", trained_model, *args, input="1 May 2000\n"), 2, message)
+
+
+def test_average_of_checkpoints(tiny_recipe, tmp_path):
+    from nmtkit.config import load_recipe
+    from nmtkit.preprocess import preprocess
+    from nmtkit.training import train
+
+    recipe = load_recipe(tiny_recipe, ["train.epochs=3", "train.keep_checkpoints=2"])
+    preprocess(recipe)
+    train(recipe)
+    model_dir = tmp_path / "run" / "model"
+    kept = sorted(p.name for p in (model_dir / "checkpoints").iterdir())
+    assert len(kept) == 2
+    averaged = tmp_path / "averaged"
+    assert invoke("average", model_dir, "--output", averaged, "--last", 2).exit_code == 0
+
+    import h5py  # what Keras writes .weights.h5 with
+
+    def arrays(path):
+        with h5py.File(path) as f:
+            found = []
+            f.visititems(lambda name, obj: found.append(np.array(obj)) if hasattr(obj, "shape") else None)
+            return found
+
+    first, second = (arrays(model_dir / "checkpoints" / name) for name in kept)
+    for mean, a, b in zip(arrays(averaged / "model.weights.h5"), first, second):
+        np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-5, atol=1e-6)
+    assert invoke("translate", "-m", averaged, input="3 May 2001\n").exit_code == 0
+    assert_clean_error(invoke("average", model_dir, "--output", tmp_path / "x", "--last", 3), 2, "only 2")
+    assert_clean_error(invoke("average", averaged, "--output", tmp_path / "y"), 66, "no checkpoints")
