@@ -37,7 +37,7 @@ for beam in 5 1; do
   echo "== translate test_2016_flickr, beam $beam" >&2
   start=$(now)
   /usr/bin/time -v -o "$RUN/translate.beam$beam.time" $NMTKIT translate --model "$RUN/model" \
-      --beam $beam --batch-size 64 < "$RUN/test.$SRC" > "$RUN/test.beam$beam.$TGT"
+      --beam $beam < "$RUN/test.$SRC" > "$RUN/test.beam$beam.$TGT"
   echo "$start $(now)" > "$RUN/translate.beam$beam.seconds"
   $NMTKIT score --json --ref "$RUN/test.$TGT" "$RUN/test.beam$beam.$TGT" > "$RUN/score.beam$beam.json"
 done

@@ -83,7 +83,7 @@ class TrainConfig:
 @dataclass
 class TranslateConfig:
     beam_size: int = _opt(5, min=1)  # 1 = greedy search
-    batch_size: int = _opt(64, min=1)  # sentences per search batch
+    batch_size: int = _opt(128, min=1)  # sentences per search batch
     max_length: int = _opt(100, min=1)  # most output tokens before the end of sentence
     max_length_ratio: float = _opt(0.0, min=0.0)  # also at most ratio x source tokens; 0 = off
     min_length: int = _opt(0, min=0)  # fewest output tokens before the end of sentence
