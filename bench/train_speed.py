@@ -1,6 +1,7 @@
 """Training speed of each recurrent cell and attention variant at the reference recipe's shapes.
 
     .venv/bin/python bench/train_speed.py [--data PREPARED] [--steps N] [--precision P] [--only NAME]
+                                          [--batch-tokens N]
 
 Runs the compiled training step of `nmtkit train` on real Multi30k batches (64 sentences from
 length-sorted buckets, as in training) for each variant of the reference recipe and prints target
@@ -77,16 +78,18 @@ def measure(recipe, overrides, data, steps: int, warmup: int):
     model = build_model(config, len(src_vocab), len(tgt_vocab), recipe.train.precision)
     trainer = Trainer(model, recipe.train)
     split = load_split(data / "train.npz")
-    stream = batches(split.src, split.tgt, recipe.train.batch_size, np.random.default_rng(0))
+    stream = batches(split.src, split.tgt, recipe.train.batch_size, np.random.default_rng(0),
+                     recipe.train.batch_tokens)
+    rate = recipe.train.learning_rate
     for _ in range(warmup):  # tracing and the first, slow calls
-        trainer.train_step(*next(stream))
+        trainer.train_step(next(stream), rate)
     tokens = flops = 0.0
     start = time.perf_counter()
     for _ in range(steps):
-        src, tgt_in, tgt_out = next(stream)
-        _, batch_tokens = trainer.train_step(src, tgt_in, tgt_out)
+        batch = next(stream)
+        _, batch_tokens = trainer.train_step(batch, rate)
         tokens += float(batch_tokens)
-        flops += flops_per_step(model, src, tgt_out)
+        flops += flops_per_step(model, batch.src, batch.tgt_out)
     seconds = time.perf_counter() - start
     return tokens / seconds, flops / seconds, model.count_params()
 
@@ -99,14 +102,19 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"))
     parser.add_argument("--only", help="run the variants whose name contains this")
+    parser.add_argument("--batch-tokens", type=int, default=0,
+                        help="batches of up to this many padded tokens instead of the recipe's sentences")
     args = parser.parse_args()
     data = Path(args.data)
     if not (data / "train.npz").is_file():
         sys.exit(f"train_speed: no prepared data in {data}: run bench/multi30k.sh or nmtkit preprocess")
     overrides = [f"train.precision={args.precision}"] if args.precision else []
+    overrides += [f"train.batch_tokens={args.batch_tokens}"] if args.batch_tokens else []
     recipe = load_recipe(args.recipe, overrides)
     peak = peak_flops()
-    print(f"{recipe.train.precision}, batch {recipe.train.batch_size}, {args.steps} steps after "
+    batching = (f"batches of up to {recipe.train.batch_tokens} tokens" if recipe.train.batch_tokens
+                else f"batch {recipe.train.batch_size}")
+    print(f"{recipe.train.precision}, {batching}, {args.steps} steps after "
           f"{args.warmup} warm-up; fp32 peak {peak / 1e9:.0f} GFLOP/s; peer {PEER_TOKENS_PER_S:,} tok/s")
     print(f"{'variant':<48} {'params':>11} {'tgt tok/s':>10} {'x peer':>7} {'% peak':>7}")
     for name, model_overrides in VARIANTS.items():

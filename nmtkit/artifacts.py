@@ -2,9 +2,8 @@
 
 Layout: `recipe.yaml` (the resolved recipe), `tokenizer.model`, `src.vocab.json`,
 `tgt.vocab.json` (copied from the prepared data), `model.weights.h5` (the best weights so far),
-`manifest.json` (data and training summary), `metrics.jsonl` (one line per validation) and, when
-the recipe keeps them, `checkpoints/step-NNNNNNNN.weights.h5` (the weights at the last K
-validations, for `nmtkit average`).
+`manifest.json` (data and training summary), `metrics.jsonl` (one line per validation),
+`checkpoints/` (the last training checkpoints, see `nmtkit.checkpoints`) and `tensorboard/`.
 The directory appears under its name only once it holds weights; each later save replaces files
 by atomic renames, so a crash at any point leaves the previous best model intact.
 """
@@ -30,16 +29,18 @@ from nmtkit.errors import ModelDirError
 RECIPE = "recipe.yaml"
 WEIGHTS = "model.weights.h5"
 METRICS = "metrics.jsonl"
-CHECKPOINTS = "checkpoints"
 
 
 class ModelWriter:
     """Stages a model directory beside its target and publishes it at the first save."""
 
-    def __init__(self, target: str | Path, overwrite: bool = False):
+    def __init__(self, target: str | Path, overwrite: bool = False, reopen: bool = False):
+        """`reopen`: continue writing a published directory in place (resuming training)."""
         self.target = Path(target)
-        self.dir = staging_dir(self.target, overwrite)
-        self.published = False
+        if reopen:
+            self.dir, self.published = self.target, True
+        else:
+            self.dir, self.published = staging_dir(self.target, overwrite), False
 
     def __enter__(self) -> "ModelWriter":
         return self
@@ -66,18 +67,6 @@ class ModelWriter:
             self.dir, self.published = self.target, True
 
 
-    def save_checkpoint(self, model, step: int, keep: int) -> None:
-        """Keep `model`'s weights as the checkpoint of `step`, and only the `keep` latest."""
-        folder = self.dir / CHECKPOINTS
-        folder.mkdir(exist_ok=True)
-        _save_weights(model, folder / f"step-{step:08d}.weights.h5")
-        for old in checkpoint_files(self.dir)[:-keep]:
-            old.unlink()
-
-
-def checkpoint_files(model_dir: Path) -> list[Path]:
-    """A model directory's kept checkpoints, oldest first."""
-    return sorted((Path(model_dir) / CHECKPOINTS).glob("step-*.weights.h5"))
 
 
 def _save_weights(model, path: Path) -> None:

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nmtkit.artifacts import METRICS, ModelWriter, checkpoint_files, load_model_dir
+from nmtkit.artifacts import METRICS, ModelWriter, load_model_dir
+from nmtkit.checkpoints import WEIGHTS, checkpoint_dirs
 from nmtkit.data.prepared import read_manifest
 from nmtkit.errors import ModelDirError, UsageError
 
@@ -23,17 +24,17 @@ def average_checkpoints(model_dir: str | Path, output: str | Path, last: int,
     if output.resolve() == model_dir.resolve():
         raise UsageError("the averaged model needs its own directory (--output)")
     loaded = load_model_dir(model_dir, precision="float32")
-    files = checkpoint_files(model_dir)
-    if not files:
-        raise ModelDirError(f"{model_dir} keeps no checkpoints: train with train.keep_checkpoints=K")
-    if last > len(files):
-        raise UsageError(f"--last {last}: {model_dir} keeps only {len(files)} checkpoints")
-    chosen = files[-last:]
+    found = checkpoint_dirs(model_dir)
+    if not found:
+        raise ModelDirError(f"{model_dir} holds no training checkpoints")
+    if last > len(found):
+        raise UsageError(f"--last {last}: {model_dir} keeps only {len(found)} checkpoints")
+    chosen = found[-last:]
     model = loaded.model
     total = None
     for path in chosen:
         try:
-            model.load_weights(path)
+            model.load_weights(path / WEIGHTS)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelDirError(f"{path}: cannot load weights ({exc})") from None
         weights = model.get_weights()

@@ -98,12 +98,18 @@ def train(
     recipe: Path = RecipeArg,
     set_: Optional[List[str]] = SetOption,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing model directory."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the model directory's latest checkpoint "
+                                                        "(or start, if it has none yet)."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | gpu (overrides train.device)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the model's parameters per component; train nothing."),
 ) -> None:
-    """Train the recipe's model; the best weights (validation loss) go to train.model_dir."""
+    """Train the recipe's model; the best weights (by train.valid_metric) go to train.model_dir."""
     from nmtkit.config import load_recipe
+    from nmtkit.errors import UsageError
 
-    config = load_recipe(recipe, set_ or [])
+    if device not in (None, "auto", "cpu", "gpu"):
+        raise UsageError(f"--device must be auto, cpu or gpu, got {device!r}")
+    config = load_recipe(recipe, (set_ or []) + ([f"train.device={device}"] if device else []))
     import_tensorflow_quietly()
     if dry_run:
         from nmtkit.training import describe_model
@@ -113,11 +119,14 @@ def train(
         return
     from nmtkit.training import train as run
 
-    manifest = run(config, overwrite=overwrite, started_at=STARTED)
+    if resume and overwrite:
+        raise UsageError("--resume continues a model directory; --overwrite would replace it")
+    manifest = run(config, overwrite=overwrite, resume=resume, started_at=STARTED)
     best, stats = manifest["training"]["best"], manifest["training"]
+    chosen = f" {stats['valid_metric']} {best['valid_' + stats['valid_metric']]:.2f}," if stats["valid_metric"] != "loss" else ""
     typer.echo(
         f"model {config.train.model_dir}: {stats['steps']} steps, {stats['epochs']} epochs "
-        f"({stats['stopped_by']}), {stats['train_tokens_per_s']:,.0f} target tok/s; best valid "
+        f"({stats['stopped_by']}), {stats['train_tokens_per_s']:,.0f} target tok/s; best:{chosen} valid "
         f"loss {best['valid_loss']:.3f} ppl {best['valid_ppl']:.2f} at step {best['step']}",
         err=True,
     )
@@ -194,6 +203,18 @@ def average(
     manifest = average_checkpoints(model, output, last, overwrite)
     names = ", ".join(manifest["averaged"]["checkpoints"])
     typer.echo(f"wrote {output}: the mean of {names}", err=True)
+
+
+@app.command()
+@reports_errors
+def plot(
+    model: Path = typer.Argument(..., help="Model directory written by `train`."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="PNG to write. Default: MODEL/curves.png."),
+) -> None:
+    """Plot the training and validation curves of a model directory."""
+    from nmtkit.curves import plot_curves
+
+    typer.echo(f"wrote {plot_curves(model, output)}", err=True)
 
 
 @app.command()

@@ -68,15 +68,30 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     model_dir: str = "runs/model"
-    batch_size: int = _opt(64, min=1)
+    batch_size: int = _opt(64, min=1)  # sentences per batch (when batch_tokens is 0)
+    batch_tokens: int = _opt(0, min=0)  # > 0: batches of at most this many padded tokens instead
     epochs: int = _opt(10, min=1)
     max_minutes: float = _opt(0.0, min=0.0)  # wall-clock budget of the whole command; 0 = none
-    learning_rate: float = _opt(1e-3, min=0.0)
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    learning_rate: float = _opt(1e-3, min=0.0)  # the peak rate of the schedule
+    lr_schedule: Literal["constant", "exponential", "plateau", "inverse_sqrt"] = "constant"
+    warmup_steps: int = _opt(0, min=0)  # linear warm-up from 0 (inverse_sqrt needs it)
+    decay_rate: float = _opt(0.5, min=0.0, max=1.0)  # exponential: per decay_steps; plateau: per plateau
+    decay_steps: int = _opt(1000, min=1)  # exponential schedule's period
+    plateau_patience: int = _opt(1, min=1)  # plateau: validations without improvement before decaying
+    min_learning_rate: float = _opt(0.0, min=0.0)  # no schedule goes below this
+    weight_decay: float = _opt(0.0, min=0.0)  # decoupled weight decay (adamw's; any optimizer)
+    momentum: float = _opt(0.0, min=0.0, max=1.0)  # sgd and rmsprop
     label_smoothing: float = _opt(0.1, min=0.0, max=0.99)
     clip_norm: float = _opt(5.0, min=0.0)  # global gradient-norm clip; 0 disables it
+    clip_value: float = _opt(0.0, min=0.0)  # clip each gradient element instead; 0 disables it
     valid_every: int = _opt(0, min=0)  # steps between validations; 0 = at each epoch end
-    keep_checkpoints: int = _opt(0, min=0)  # keep the weights of the last K validations (nmtkit average)
-    precision: Literal["float32", "mixed_bfloat16"] = "float32"
+    valid_metric: Literal["loss", "bleu", "chrf"] = "loss"  # picks the best model; early stopping
+    patience: int = _opt(0, min=0)  # stop after this many validations without improvement; 0 = never
+    checkpoint_every: int = _opt(0, min=0)  # steps between checkpoints (also at validations, epoch ends)
+    keep_checkpoints: int = _opt(1, min=1)  # training checkpoints kept (resume; nmtkit average)
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    device: Literal["auto", "cpu", "gpu"] = "auto"  # auto: every visible GPU, else the CPU
     seed: int = 1234
 
 
@@ -132,6 +147,7 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
     recipe = _build(Recipe, raw, prefix="", source=source)
     _check_model_shapes(recipe.model, source)
+    _check_training(recipe.train, source)
     return recipe
 
 
@@ -203,6 +219,14 @@ def _check_value(key: str, hint: Any, meta: Any, value: Any, source: str) -> Any
     if high is not None and value > high:
         raise bad(f"<= {high}")
     return value
+
+
+def _check_training(train: TrainConfig, source: str) -> None:
+    if train.clip_norm and train.clip_value:
+        raise RecipeError(f"{source}: train.clip_norm and train.clip_value exclude each other "
+                          "(set one of them to 0)")
+    if train.lr_schedule == "inverse_sqrt" and not train.warmup_steps:
+        raise RecipeError(f"{source}: train.lr_schedule inverse_sqrt needs train.warmup_steps > 0")
 
 
 def _check_model_shapes(model: ModelConfig, source: str) -> None:

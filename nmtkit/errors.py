@@ -33,3 +33,9 @@ class UsageError(NmtkitError):
     """A command-line option has a value the command does not accept."""
 
     exit_code = 2  # as click's own usage errors
+
+
+class TrainingDiverged(NmtkitError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+    exit_code = 70  # EX_SOFTWARE

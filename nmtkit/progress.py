@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 from rich.console import Console
@@ -31,8 +32,8 @@ class TrainingProgress:
     def __exit__(self, *exc_info) -> None:
         self.progress.stop()
 
-    def update(self, step: int, loss: float, tokens_per_second: float) -> None:
-        stats = f"loss {loss:.3f}  {tokens_per_second:,.0f} tok/s"
+    def update(self, step: int, loss: float, tokens_per_second: float, learning_rate: float) -> None:
+        stats = f"loss {loss:.3f} ppl {math.exp(min(loss, 50.0)):.2f}  lr {learning_rate:.2e}  {tokens_per_second:,.0f} tok/s"
         self.progress.update(self.task, completed=step, stats=stats)
 
     def log(self, message: str) -> None:

@@ -1,10 +1,18 @@
-"""`nmtkit train`: teacher-forced training with validation and best-model keeping."""
+"""`nmtkit train`: teacher-forced training with validation, checkpoints, exact resume and early
+stopping.
+
+A run is a sequence of updates over epochs of length-bucketed batches. The batch order of epoch e
+is a pure function of (seed, e), the learning rate one of the step and the plateau state, and
+dropout masks come from one generator whose state is saved: so a checkpoint (weights, optimizer
+variables, position, schedule, generator) lets `--resume` continue exactly where a run stopped,
+and on the CPU a resumed run ends with the weights of an uninterrupted one.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,69 +22,90 @@ import tensorflow as tf
 
 from nmtkit import __version__
 from nmtkit.artifacts import ModelWriter
+from nmtkit.checkpoints import checkpoint_dirs, load_checkpoint, save_checkpoint
 from nmtkit.config import Recipe, TrainConfig
-from nmtkit.data.batching import Batch, batches, count_batches
-from nmtkit.data.prepared import load_split, load_vocabs, read_manifest
+from nmtkit.data.batching import Batch, lengths, make_batch, plan_batches
+from nmtkit.data.prepared import TOKENIZER, load_split, load_vocabs, read_manifest
+from nmtkit.data.tokenizer import SubwordTokenizer
 from nmtkit.data.vocab import PAD
+from nmtkit.devices import training_strategy
+from nmtkit.errors import RecipeError, TrainingDiverged
+from nmtkit.losses import token_losses
 from nmtkit.models.seq2seq import build_model
+from nmtkit.optimization import LearningRate, make_optimizer
 from nmtkit.progress import TrainingProgress
+from nmtkit.validation import HIGHER_IS_BETTER, Validator
 
-_BATCH_SIGNATURE = [tf.TensorSpec([None, None], tf.int32)] * 3
-
-
-def token_losses(logits, targets, smoothing: float):
-    """Summed label-smoothed cross-entropy over non-pad targets, and their count.
-
-    Label smoothing (Szegedy et al. 2016, section 7) mixes the one-hot target with a uniform
-    distribution over every token but padding, with weight `smoothing`.
-    """
-    log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
-    nll = -tf.gather(log_probs, targets, batch_dims=2)
-    vocab = tf.cast(tf.shape(log_probs)[-1], tf.float32)
-    uniform = -(tf.reduce_sum(log_probs, -1) - log_probs[..., PAD]) / (vocab - 1)
-    per_token = (1.0 - smoothing) * nll + smoothing * uniform
-    mask = tf.cast(tf.not_equal(targets, PAD), tf.float32)
-    return tf.reduce_sum(per_token * mask), tf.reduce_sum(mask)
+_BATCH_SIGNATURE = [tf.TensorSpec([None, None], tf.int32)] * 3 + [tf.TensorSpec([], tf.float32)]
 
 
 class Trainer:
-    """Compiled train and validation steps for one model and optimizer."""
+    """The compiled update step of one model and its optimizer, on one device or several.
 
-    def __init__(self, model: keras.Model, config: TrainConfig):
+    Each replica's loss is its share of the global batch's summed loss divided by the global
+    batch's token count, so the replicas' gradients add up (the optimizer all-reduces them) to
+    the gradient of the whole batch: a step on N replicas equals the step on one.
+    """
+
+    def __init__(self, model: keras.Model, config: TrainConfig, strategy: tf.distribute.Strategy | None = None):
         self.model = model
         self.smoothing = config.label_smoothing
-        self.optimizer = keras.optimizers.Adam(
-            config.learning_rate, beta_1=0.9, beta_2=0.999,
-            global_clipnorm=config.clip_norm or None,
-        )
-        self.optimizer.build(model.trainable_variables)
-        self.train_step = tf.function(self._train_step, input_signature=_BATCH_SIGNATURE)
-        self.eval_step = tf.function(self._eval_step, input_signature=_BATCH_SIGNATURE)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.replicas = self.strategy.num_replicas_in_sync
+        with self.strategy.scope():
+            self.optimizer = make_optimizer(config)
+            self.optimizer.build(model.trainable_variables)
+        if self.replicas == 1:
+            self._step = tf.function(self._replica_step, input_signature=_BATCH_SIGNATURE)
+        else:
+            self._step = tf.function(self._distributed_step, reduce_retracing=True)
 
-    def _train_step(self, src, tgt_in, tgt_out):
+    def _replica_step(self, src, tgt_in, tgt_out, batch_tokens):
         with tf.GradientTape() as tape:
             logits = self.model((src, tgt_in), training=True)
             loss_sum, tokens = token_losses(logits, tgt_out, self.smoothing)
-            loss = loss_sum / tokens
+            loss = self.optimizer.scale_loss(loss_sum / batch_tokens)
         variables = self.model.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss_sum, tokens
 
-    def _eval_step(self, src, tgt_in, tgt_out):
-        logits = self.model((src, tgt_in), training=False)
-        nll_sum, tokens = token_losses(logits, tgt_out, 0.0)
-        hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tgt_out)
-        mask = tf.not_equal(tgt_out, PAD)
-        return nll_sum, tokens, tf.reduce_sum(tf.cast(hits & mask, tf.float32))
+    def _distributed_step(self, src, tgt_in, tgt_out, batch_tokens):
+        loss_sum, tokens = self.strategy.run(self._replica_step, args=(src, tgt_in, tgt_out, batch_tokens))
+        return (self.strategy.reduce("SUM", loss_sum, axis=None),
+                self.strategy.reduce("SUM", tokens, axis=None))
 
-    def validate(self, valid_batches: list[Batch]) -> dict[str, float]:
-        nll = tokens = hits = 0.0
-        for batch in valid_batches:
-            b_nll, b_tokens, b_hits = self.eval_step(*batch)
-            nll, tokens, hits = nll + float(b_nll), tokens + float(b_tokens), hits + float(b_hits)
-        loss = nll / tokens
-        return {"valid_loss": loss, "valid_ppl": math.exp(min(loss, 50.0)),
-                "valid_acc": 100.0 * hits / tokens}
+    def train_step(self, batch: Batch, learning_rate: float) -> tuple[float, float]:
+        """One update at `learning_rate`; returns the batch's summed loss and its token count."""
+        self.optimizer.learning_rate = learning_rate
+        batch_tokens = tf.constant(float(np.count_nonzero(batch.tgt_out != PAD)))
+        if self.replicas == 1:
+            loss_sum, tokens = self._step(*batch, batch_tokens)
+        else:  # each replica takes a slice of the rows, padded to the batch's width
+            parts = [np.array_split(x, self.replicas) for x in batch]
+            values = self.strategy.experimental_distribute_values_from_function(
+                lambda context: tuple(p[context.replica_id_in_sync_group] for p in parts))
+            loss_sum, tokens = self._step(*values, batch_tokens)
+        return float(loss_sum), float(tokens)
+
+
+@dataclass
+class RunState:
+    """Where a run is, saved in every checkpoint."""
+
+    step: int = 0  # updates done
+    epoch: int = 0  # the epoch in progress
+    next_batch: int = 0  # index in that epoch's batch order
+    target_tokens: int = 0
+    train_seconds: float = 0.0
+    loss_since_validation: list[float] = field(default_factory=lambda: [0.0, 0.0])  # summed loss, tokens
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] | None = None
+    bad_validations: int = 0  # in a row, for early stopping
+    schedule: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.target_tokens / self.train_seconds if self.train_seconds else 0.0
 
 
 @dataclass
@@ -91,19 +120,6 @@ class _Clock:
         return bool(self.budget_s) and time.monotonic() + self.reserve_s >= self.started_at + self.budget_s
 
 
-@dataclass
-class _Totals:
-    steps: int = 0
-    target_tokens: int = 0
-    train_seconds: float = 0.0
-    metrics: list[dict[str, Any]] = field(default_factory=list)
-    best: dict[str, Any] | None = None
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.target_tokens / self.train_seconds if self.train_seconds else 0.0
-
-
 def describe_model(recipe: Recipe) -> dict[str, int]:
     """Parameters per component of the recipe's model, built for its prepared vocabularies."""
     prepared = Path(recipe.data.prepared)
@@ -113,23 +129,35 @@ def describe_model(recipe: Recipe) -> dict[str, int]:
     return {**model.parameters_by_part(), "total": model.count_params()}
 
 
-def train(recipe: Recipe, overwrite: bool = False, started_at: float | None = None) -> dict[str, Any]:
+def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
+          started_at: float | None = None) -> dict[str, Any]:
     """Train the recipe's model on its prepared data; returns the model directory's manifest."""
     config = recipe.train
     prepared = Path(recipe.data.prepared)
     data_manifest = read_manifest(prepared, "prepared data directory (run `nmtkit preprocess`)")
     src_vocab, tgt_vocab = load_vocabs(prepared)
     train_split = load_split(prepared / "train.npz")
-    valid = load_split(prepared / "valid.npz")
-    valid_batches = list(batches(valid.src, valid.tgt, config.batch_size))
+    valid_split = load_split(prepared / "valid.npz")
+    checkpoint = _checkpoint_to_resume(recipe) if resume else None
 
+    strategy = training_strategy(config.device)
     keras.utils.set_random_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), config.precision)
-    trainer = Trainer(model, config)
+    tf.config.experimental.enable_op_determinism()  # a seed makes a CPU run repeatable
+    with strategy.scope():
+        model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), config.precision, seed=config.seed)
+    trainer = Trainer(model, config, strategy)
+    validator = Validator(model, valid_split, config.batch_size, config.valid_metric,
+                          SubwordTokenizer(prepared / TOKENIZER), tgt_vocab)
+    schedule = LearningRate(config)
+    run = RunState()
+    if checkpoint is not None:
+        run = RunState(**{k: v for k, v in load_checkpoint(checkpoint, model, trainer.optimizer).items()
+                          if k in RunState.__dataclass_fields__})
+        schedule.restore(run.schedule)
+    src_len, tgt_len = lengths(train_split.src), lengths(train_split.tgt)
+    steps_per_epoch = len(plan_batches(src_len, tgt_len, config.batch_size, config.batch_tokens))
     clock = _Clock(started_at or time.monotonic(), config.max_minutes * 60)
-    totals = _Totals()
-    steps_per_epoch = count_batches(len(train_split.src), config.batch_size)
+    metric_key = f"valid_{config.valid_metric}"
 
     def manifest(stopped_by: str | None = None) -> dict[str, Any]:
         return {
@@ -137,61 +165,144 @@ def train(recipe: Recipe, overwrite: bool = False, started_at: float | None = No
             "parameters": model.count_params(),
             "data": data_manifest,
             "training": {
-                "steps": totals.steps,
-                "epochs": round(totals.steps / steps_per_epoch, 3),
-                "target_tokens": totals.target_tokens,
-                "train_seconds": round(totals.train_seconds, 1),
-                "train_tokens_per_s": round(totals.tokens_per_second, 1),
+                "steps": run.step,
+                "epochs": round(run.step / steps_per_epoch, 3),
+                "target_tokens": run.target_tokens,
+                "train_seconds": round(run.train_seconds, 1),
+                "train_tokens_per_s": round(run.tokens_per_second, 1),
+                "replicas": trainer.replicas,
+                "valid_metric": config.valid_metric,
                 "stopped_by": stopped_by,
-                "best": totals.best,
+                "best": run.best,
             },
         }
 
-    with ModelWriter(config.model_dir, overwrite) as writer, \
-            TrainingProgress(steps_per_epoch * config.epochs) as progress:
-        writer.write_static(recipe, prepared)
+    writer = ModelWriter(config.model_dir, overwrite, reopen=checkpoint is not None)
+    with writer, TrainingProgress(steps_per_epoch * config.epochs) as progress:
+        if checkpoint is None:
+            writer.write_static(recipe, prepared)
+        else:
+            progress.log(f"resuming from {checkpoint} (step {run.step}, epoch {run.epoch})")
+        board = _Board(writer)
 
-        def checkpoint() -> None:
+        def save_checkpoint_now() -> None:
+            if writer.published:  # checkpoints start with the first validation's save
+                run.schedule = schedule.state()
+                save_checkpoint(writer.dir, model, trainer.optimizer, asdict(run), config.keep_checkpoints)
+
+        def validate() -> bool:
+            """Validate, keep the best model, checkpoint; True when early stopping says stop."""
             began = time.monotonic()
-            metrics = {"step": totals.steps, "epoch": round(totals.steps / steps_per_epoch, 3),
-                       **trainer.validate(valid_batches),
-                       "train_tokens_per_s": round(totals.tokens_per_second, 1)}
-            totals.metrics.append(metrics)
-            improved = totals.best is None or metrics["valid_loss"] < totals.best["valid_loss"]
+            loss_sum, loss_tokens = run.loss_since_validation
+            metrics = {"step": run.step, "epoch": round(run.step / steps_per_epoch, 3),
+                       "train_loss": loss_sum / loss_tokens if loss_tokens else None,
+                       "learning_rate": schedule.at(max(run.step - 1, 0)), **validator(),
+                       "train_tokens_per_s": round(run.tokens_per_second, 1)}
+            run.loss_since_validation = [0.0, 0.0]
+            run.metrics.append(metrics)
+            score = metrics[metric_key] * (1 if HIGHER_IS_BETTER[metric_key] else -1)
+            improved = run.best is None or score > run.best[metric_key] * (1 if HIGHER_IS_BETTER[metric_key] else -1)
             if improved:
-                totals.best = metrics
-            writer.save(manifest(), totals.metrics, model if improved else None)
-            if config.keep_checkpoints:
-                writer.save_checkpoint(model, totals.steps, config.keep_checkpoints)
-            progress.log(
-                f"step {metrics['step']} epoch {metrics['epoch']:.2f}: "
-                f"valid loss {metrics['valid_loss']:.3f} ppl {metrics['valid_ppl']:.2f} "
-                f"acc {metrics['valid_acc']:.1f}%  train {totals.tokens_per_second:,.0f} tok/s"
-                + ("  (best, saved)" if improved else "")
-            )
+                run.best, run.bad_validations = metrics, 0
+            else:
+                run.bad_validations += 1
+            decayed = schedule.observe(score)
+            writer.save(manifest(), run.metrics, model if improved else None)
+            save_checkpoint_now()
+            board.write(metrics)
+            progress.log(_describe(metrics, config.valid_metric, run.tokens_per_second)
+                         + ("  (best, saved)" if improved else "")
+                         + (f"  learning rate x{config.decay_rate}" if decayed else ""))
             clock.reserve_s = time.monotonic() - began
+            return bool(config.patience) and run.bad_validations >= config.patience
 
         stopped_by = "epochs"
-        for _ in range(config.epochs):
-            for batch in batches(train_split.src, train_split.tgt, config.batch_size, rng):
-                if clock.out_of_time():
-                    stopped_by = "time budget"
-                    break
-                began = time.monotonic()
-                loss_sum, tokens = trainer.train_step(*batch)
-                totals.train_seconds += time.monotonic() - began
-                totals.steps += 1
-                totals.target_tokens += int(tokens)
-                progress.update(totals.steps, float(loss_sum) / float(tokens),
-                                totals.tokens_per_second)
-                if config.valid_every and totals.steps % config.valid_every == 0:
-                    checkpoint()
-            if stopped_by != "epochs":
-                break
-            if not config.valid_every or totals.steps % config.valid_every:
-                checkpoint()
-        if not totals.metrics or totals.metrics[-1]["step"] != totals.steps:
-            checkpoint()
+        try:
+            while run.epoch < config.epochs and stopped_by == "epochs":
+                order = plan_batches(src_len, tgt_len, config.batch_size, config.batch_tokens,
+                                     np.random.default_rng([config.seed, run.epoch]))
+                for chunk in order[run.next_batch:]:
+                    if clock.out_of_time():
+                        stopped_by = "time budget"
+                        break
+                    batch = make_batch([train_split.src[i] for i in chunk], [train_split.tgt[i] for i in chunk])
+                    began = time.monotonic()
+                    loss_sum, tokens = trainer.train_step(batch, schedule.at(run.step))
+                    run.train_seconds += time.monotonic() - began
+                    if not math.isfinite(loss_sum):
+                        kept = checkpoint_dirs(writer.dir) if writer.published else []
+                        raise TrainingDiverged(
+                            f"the training loss became {loss_sum / tokens} at step {run.step + 1}; training "
+                            f"stopped" + (f" ({writer.dir} keeps the last good checkpoint, {kept[-1].name})"
+                                          if kept else " before any checkpoint") + "; try a lower train.learning_rate")
+                    run.step += 1
+                    run.next_batch += 1
+                    run.target_tokens += int(tokens)
+                    run.loss_since_validation = [run.loss_since_validation[0] + loss_sum,
+                                                 run.loss_since_validation[1] + tokens]
+                    progress.update(run.step, loss_sum / tokens, run.tokens_per_second, schedule.at(run.step))
+                    if config.valid_every and run.step % config.valid_every == 0:
+                        if validate():
+                            stopped_by = "early stopping"
+                            break
+                    elif config.checkpoint_every and run.step % config.checkpoint_every == 0:
+                        save_checkpoint_now()
+                else:  # the epoch is complete
+                    run.epoch, run.next_batch = run.epoch + 1, 0
+                    if not config.valid_every:
+                        if validate():
+                            stopped_by = "early stopping"
+                    else:
+                        save_checkpoint_now()
+        except KeyboardInterrupt:
+            save_checkpoint_now()  # resume with --resume
+            raise
+        if not run.metrics or run.metrics[-1]["step"] != run.step:
+            validate()
         final = manifest(stopped_by)
-        writer.save(final, totals.metrics)
+        writer.save(final, run.metrics)
+        board.close()
     return final
+
+
+def _checkpoint_to_resume(recipe: Recipe) -> Path | None:
+    """The latest checkpoint of the recipe's model directory; None when there is none yet."""
+    model_dir = Path(recipe.train.model_dir)
+    found = checkpoint_dirs(model_dir) if model_dir.is_dir() else []
+    if not found:
+        return None
+    from nmtkit.artifacts import RECIPE
+    from nmtkit.config import load_recipe
+
+    saved = load_recipe(model_dir / RECIPE)
+    if saved.model != recipe.model:
+        raise RecipeError(f"cannot resume {model_dir}: the recipe's model section differs from {model_dir / RECIPE}")
+    return found[-1]
+
+
+def _describe(metrics: dict[str, Any], metric: str, tokens_per_second: float) -> str:
+    text = (f"step {metrics['step']} epoch {metrics['epoch']:.2f}: valid loss {metrics['valid_loss']:.3f} "
+            f"ppl {metrics['valid_ppl']:.2f} acc {metrics['valid_acc']:.1f}%")
+    if "valid_bleu" in metrics:
+        text += f" BLEU {metrics['valid_bleu']:.2f} chrF {metrics['valid_chrf']:.2f}"
+    return text + f"  lr {metrics['learning_rate']:.2e}  train {tokens_per_second:,.0f} tok/s"
+
+
+class _Board:
+    """TensorBoard scalars of every validation, in MODEL_DIR/tensorboard (once it is published)."""
+
+    def __init__(self, writer: ModelWriter):
+        self.writer, self.summaries = writer, None
+
+    def write(self, metrics: dict[str, Any]) -> None:
+        if self.summaries is None:
+            self.summaries = tf.summary.create_file_writer(str(self.writer.dir / "tensorboard"))
+        with self.summaries.as_default(step=metrics["step"]):
+            for name, value in metrics.items():
+                if name != "step" and value is not None:
+                    tf.summary.scalar(name, value)
+        self.summaries.flush()
+
+    def close(self) -> None:
+        if self.summaries is not None:
+            self.summaries.close()

@@ -108,14 +108,10 @@ def test_interrupted_training_leaves_no_half_written_model(tiny_recipe, tmp_path
 
     assert invoke("preprocess", tiny_recipe).exit_code == 0
 
-    real_batches = training.batches
-
-    def interrupted(src, tgt, batch_size, rng=None):  # validation batches (no rng) still come
-        if rng is None:
-            return real_batches(src, tgt, batch_size)
+    def interrupted(self, batch, learning_rate):
         raise KeyboardInterrupt  # as Ctrl-C before the first checkpoint
 
-    monkeypatch.setattr(training, "batches", interrupted)
+    monkeypatch.setattr(training.Trainer, "train_step", interrupted)
     assert_clean_error(invoke("train", tiny_recipe), 130, "interrupted")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["data"]
 

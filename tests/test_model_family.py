@@ -12,7 +12,7 @@ from nmtkit.data.vocab import BOS, PAD
 from nmtkit.models.attention import AdditiveAttention, LuongDotAttention
 from nmtkit.models.recurrence import CUDNN_SETTINGS
 from nmtkit.models.seq2seq import build_model
-from nmtkit.training import token_losses
+from nmtkit.losses import token_losses
 
 ATTENTIONS = ("none", "luong_dot", "luong_general", "luong_concat", "bahdanau")
 COMBINATIONS = [

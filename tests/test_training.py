@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from nmtkit.data.vocab import PAD
-from nmtkit.training import token_losses
+from nmtkit.losses import token_losses
 
 
 def test_label_smoothed_loss_matches_hand_computation(rng):

@@ -3,6 +3,7 @@
 
 import io
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -47,9 +48,7 @@ def test_an_ensemble_of_one_model_twice_equals_the_model(trained_model, sources)
 
 def test_ensembles_need_shared_vocabularies(trained_model, tmp_path):
     other = tmp_path / "other"
-    other.mkdir()
-    for path in trained_model.iterdir():
-        (other / path.name).write_bytes(path.read_bytes())
+    shutil.copytree(trained_model, other)
     vocab = (other / "tgt.vocab.json").read_text(encoding="utf-8")
     (other / "tgt.vocab.json").write_text(vocab.replace('"-"', '"~"'), encoding="utf-8")
     assert_clean_error(invoke("translate", "-m", trained_model, "-m", other, input="1 May 2000\n"),
@@ -146,9 +145,9 @@ def test_average_of_checkpoints(tiny_recipe, tmp_path):
             f.visititems(lambda name, obj: found.append(np.array(obj)) if hasattr(obj, "shape") else None)
             return found
 
-    first, second = (arrays(model_dir / "checkpoints" / name) for name in kept)
+    first, second = (arrays(model_dir / "checkpoints" / name / "model.weights.h5") for name in kept)
     for mean, a, b in zip(arrays(averaged / "model.weights.h5"), first, second):
         np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-5, atol=1e-6)
     assert invoke("translate", "-m", averaged, input="3 May 2001\n").exit_code == 0
     assert_clean_error(invoke("average", model_dir, "--output", tmp_path / "x", "--last", 3), 2, "only 2")
-    assert_clean_error(invoke("average", averaged, "--output", tmp_path / "y"), 66, "no checkpoints")
+    assert_clean_error(invoke("average", averaged, "--output", tmp_path / "y"), 66, "no training checkpoints")

@@ -28,27 +28,39 @@ def make_batch(src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]]) -> Ba
     return Batch(pad(src), pad(tgt, prefix=[BOS]), pad(tgt, suffix=[EOS]))
 
 
-def batches(
-    src: Sequence[np.ndarray],
-    tgt: Sequence[np.ndarray],
-    batch_size: int,
-    rng: np.random.Generator | None = None,
-) -> Iterator[Batch]:
-    """Batches of similar-length pairs, so that little of each batch is padding.
+def plan_batches(src_len: np.ndarray, tgt_len: np.ndarray, batch_size: int, batch_tokens: int = 0,
+                 rng: np.random.Generator | None = None) -> list[np.ndarray]:
+    """Pair indices per batch, so that similar lengths share a batch and little is padding.
 
     Pairs are sorted by source then target length (ties broken at random when `rng` is given,
-    so batches differ between epochs), cut into batches, and the batch order is shuffled.
+    so batches differ between epochs) and cut into batches of `batch_size` pairs, or, with
+    `batch_tokens`, of as many pairs as fit that many padded tokens (pairs x the longer side,
+    the target counted with its EOS); the batch order is then shuffled.
     """
-    src_len = np.fromiter(map(len, src), dtype=np.int64, count=len(src))
-    tgt_len = np.fromiter(map(len, tgt), dtype=np.int64, count=len(tgt))
-    ties = rng.random(len(src)) if rng is not None else np.arange(len(src))
+    ties = rng.random(len(src_len)) if rng is not None else np.arange(len(src_len))
     order = np.lexsort((ties, tgt_len, src_len))
-    chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if batch_tokens:
+        chunks, start, width = [], 0, 0
+        for end, i in enumerate(order):
+            width_with = max(width, src_len[i], tgt_len[i] + 1)
+            if end > start and (end - start + 1) * width_with > batch_tokens:
+                chunks.append(order[start:end])
+                start, width_with = end, max(src_len[i], tgt_len[i] + 1)
+            width = width_with
+        chunks.append(order[start:])
+    else:
+        chunks = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
     if rng is not None:
         rng.shuffle(chunks)
-    for chunk in chunks:
+    return chunks
+
+
+def lengths(sequences: Sequence[np.ndarray]) -> np.ndarray:
+    return np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+
+
+def batches(src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], batch_size: int,
+            rng: np.random.Generator | None = None, batch_tokens: int = 0) -> Iterator[Batch]:
+    """The batches of `plan_batches`, padded."""
+    for chunk in plan_batches(lengths(src), lengths(tgt), batch_size, batch_tokens, rng):
         yield make_batch([src[i] for i in chunk], [tgt[i] for i in chunk])
-
-
-def count_batches(n_pairs: int, batch_size: int) -> int:
-    return -(-n_pairs // batch_size)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from nmtkit.models.noise import DropoutNoise
+
 # Added to the scores of padded source positions: softmax then gives them exactly zero weight.
 MASK_VALUE = -1e9
 
@@ -24,14 +26,16 @@ class Attention(keras.layers.Layer):
         memory_dim: size of the encoder outputs.
         dropout: rate on the attention weights (training only).
         initializer: initializer of the variant's weights.
+        noise: the `DropoutNoise` to draw dropout masks from (the model shares one).
     """
 
     def __init__(self, query_dim: int, memory_dim: int, dropout: float = 0.0,
-                 initializer="glorot_uniform", **kwargs):
+                 initializer="glorot_uniform", noise=None, **kwargs):
         super().__init__(**kwargs)
         self.query_dim = query_dim
         self.memory_dim = memory_dim
         self.dropout = dropout
+        self.noise = noise or DropoutNoise()
         self.initializer = keras.initializers.get(initializer)
 
     def project_memory(self, values):
@@ -47,7 +51,7 @@ class Attention(keras.layers.Layer):
         scores = self.scores(queries, keys)
         scores = tf.where(mask[:, None, :], scores, tf.cast(MASK_VALUE, scores.dtype))
         weights = tf.nn.softmax(scores, axis=-1)
-        used = tf.nn.dropout(weights, self.dropout) if training and self.dropout else weights
+        used = self.noise(weights, self.dropout) if training and self.dropout else weights
         return tf.matmul(used, values), weights
 
     def attend(self, query, values, keys, mask, training=False):
@@ -75,8 +79,9 @@ class LuongDotAttention(Attention):
 class LuongGeneralAttention(LuongDotAttention):
     """score(h_t, h_s) = h_t^T W_a h_s; W_a [memory_dim, query_dim] without bias, as in the paper."""
 
-    def __init__(self, query_dim, memory_dim, dropout=0.0, initializer="glorot_uniform", **kwargs):
-        super().__init__(query_dim, memory_dim, dropout, initializer, **kwargs)
+    def __init__(self, query_dim, memory_dim, dropout=0.0, initializer="glorot_uniform", noise=None,
+                 **kwargs):
+        super().__init__(query_dim, memory_dim, dropout, initializer, noise, **kwargs)
         self.kernel = self._kernel("kernel", (memory_dim, query_dim))
 
     def project_memory(self, values):
@@ -90,8 +95,9 @@ class AdditiveAttention(Attention):
     one (the decoder decides that, not this layer). The hidden size is `query_dim`.
     """
 
-    def __init__(self, query_dim, memory_dim, dropout=0.0, initializer="glorot_uniform", **kwargs):
-        super().__init__(query_dim, memory_dim, dropout, initializer, **kwargs)
+    def __init__(self, query_dim, memory_dim, dropout=0.0, initializer="glorot_uniform", noise=None,
+                 **kwargs):
+        super().__init__(query_dim, memory_dim, dropout, initializer, noise, **kwargs)
         self.memory_kernel = self._kernel("memory_kernel", (memory_dim, query_dim))
         self.query_kernel = self._kernel("query_kernel", (query_dim, query_dim))
         self.vector = self._kernel("vector", (query_dim,))

@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from nmtkit.models.attention import VARIANTS
+from nmtkit.models.noise import DropoutNoise
 from nmtkit.models.recurrence import cell_step, input_bias, rnn_layer
 
 
@@ -44,13 +45,14 @@ class RecurrentDecoder(keras.layers.Layer):
 
     def __init__(self, vocab_size, embedding_dim, cell="lstm", units=512, layers=1, memory_dim=512,
                  attention="luong_general", input_feeding=True, attention_dropout=0.0, dropout=0.0,
-                 tie_embeddings=False, initializer="glorot_uniform", **kwargs):
+                 tie_embeddings=False, initializer="glorot_uniform", noise=None, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.embedding_dim = vocab_size, embedding_dim
         self.cell, self.units, self.layers, self.memory_dim = cell, units, layers, memory_dim
         self.attention_kind, self.input_feeding = attention, input_feeding
         self.attention_dropout, self.dropout = attention_dropout, dropout
         self.tie_embeddings = tie_embeddings
+        self.noise = noise or DropoutNoise()
         self.initializer = init = keras.initializers.get(initializer)
         self.embedding = keras.layers.Embedding(
             vocab_size, embedding_dim, embeddings_initializer=init, dtype=self.dtype_policy,
@@ -59,7 +61,7 @@ class RecurrentDecoder(keras.layers.Layer):
         self.rnns = [rnn_layer(cell, units, init, self.dtype_policy, f"{cell}_{i}") for i in range(layers)]
         self.attention = None
         if attention != "none":
-            self.attention = VARIANTS[attention](units, memory_dim, attention_dropout, init,
+            self.attention = VARIANTS[attention](units, memory_dim, attention_dropout, init, noise=self.noise,
                                                  dtype=self.dtype_policy, name="attention")
             self.combine_kernel = self.add_weight((memory_dim + units, units), init, name="combine_kernel")
         if not tie_embeddings:
@@ -191,7 +193,7 @@ class RecurrentDecoder(keras.layers.Layer):
         return w
 
     def _dropout(self, x, training):
-        return tf.nn.dropout(x, self.dropout) if training and self.dropout else x
+        return self.noise(x, self.dropout) if training and self.dropout else x
 
     def get_config(self):
         config = super().get_config()

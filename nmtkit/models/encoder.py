@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from nmtkit.data.vocab import PAD
+from nmtkit.models.noise import DropoutNoise
 from nmtkit.models.recurrence import rnn_layer, state_size
 
 
@@ -34,11 +35,12 @@ class RecurrentEncoder(keras.layers.Layer):
 
     def __init__(self, vocab_size, embedding_dim, cell="lstm", units=256, layers=1,
                  bidirectional=True, residual=False, dropout=0.0, initializer="glorot_uniform",
-                 **kwargs):
+                 noise=None, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.embedding_dim = vocab_size, embedding_dim
         self.cell, self.units, self.layers = cell, units, layers
         self.bidirectional, self.residual, self.dropout = bidirectional, residual, dropout
+        self.noise = noise or DropoutNoise()
         self.initializer = keras.initializers.get(initializer)
         self.output_dim = units * (2 if bidirectional else 1)
         self.embedding = keras.layers.Embedding(
@@ -68,7 +70,7 @@ class RecurrentEncoder(keras.layers.Layer):
         return x, mask, states
 
     def _dropout(self, x, training):
-        return tf.nn.dropout(x, self.dropout) if training and self.dropout else x
+        return self.noise(x, self.dropout) if training and self.dropout else x
 
     def get_config(self):
         config = super().get_config()

@@ -12,6 +12,7 @@ from nmtkit.config import ModelConfig
 from nmtkit.models.bridge import Bridge
 from nmtkit.models.decoder import RecurrentDecoder
 from nmtkit.models.encoder import RecurrentEncoder
+from nmtkit.models.noise import DropoutNoise
 
 
 class Seq2Seq(keras.Model):
@@ -21,16 +22,18 @@ class Seq2Seq(keras.Model):
     `encode(src)` and `step_function()` are what search uses (see `nmtkit.search`).
     """
 
-    def __init__(self, config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, **kwargs):
+    def __init__(self, config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, seed: int = 0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.config = config
+        self.noise = DropoutNoise(seed)  # every dropout mask of the model, from one generator
         self.src_vocab_size, self.tgt_vocab_size = src_vocab_size, tgt_vocab_size
         init = keras.initializers.RandomUniform(-config.init_range, config.init_range)
         dtype = self.dtype_policy
         self.encoder = RecurrentEncoder(
             src_vocab_size, config.embedding_dim, config.encoder_cell, config.encoder_units,
             config.encoder_layers, config.encoder_bidirectional, config.encoder_residual,
-            config.dropout, init, dtype=dtype, name="encoder",
+            config.dropout, init, noise=self.noise, dtype=dtype, name="encoder",
         )
         self.bridge = Bridge(config.bridge, config.decoder_cell, config.decoder_units,
                              config.decoder_layers, init, dtype=dtype, name="bridge")
@@ -38,7 +41,7 @@ class Seq2Seq(keras.Model):
             tgt_vocab_size, config.embedding_dim, config.decoder_cell, config.decoder_units,
             config.decoder_layers, config.encoder_output_dim, config.attention,
             config.input_feeding, config.attention_dropout, config.dropout,
-            config.tie_embeddings, init, dtype=dtype, name="decoder",
+            config.tie_embeddings, init, noise=self.noise, dtype=dtype, name="decoder",
         )
 
     def encode(self, src, training=False):
@@ -84,13 +87,15 @@ class Seq2Seq(keras.Model):
 
 
 def build_model(
-    config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, precision: str = "float32"
+    config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, precision: str = "float32",
+    seed: int = 0,
 ) -> Seq2Seq:
     """A model with all weights created (so weights can be loaded into it at once).
 
-    `precision` is a Keras dtype policy name: "float32", or "mixed_bfloat16" for training.
+    `precision` is a Keras dtype policy name: "float32", or "mixed_bfloat16" / "mixed_float16"
+    for training; `seed` seeds the dropout masks.
     """
-    model = Seq2Seq(config, src_vocab_size, tgt_vocab_size, dtype=precision)
+    model = Seq2Seq(config, src_vocab_size, tgt_vocab_size, seed, dtype=precision)
     dummy = np.ones((1, 2), dtype=np.int32)
     model((tf.constant(dummy), tf.constant(dummy)))
     model.decoder.build()  # the step path's weights too, where training takes the other path
