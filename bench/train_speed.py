@@ -77,7 +77,7 @@ def measure(recipe, overrides, data, steps: int, warmup: int):
     src_vocab, tgt_vocab = load_vocabs(data)
     model = build_model(config, len(src_vocab), len(tgt_vocab), recipe.train.precision)
     trainer = Trainer(model, recipe.train)
-    split = load_split(data / "train.npz")
+    split = load_split(data, "train")
     stream = batches(split.src, split.tgt, recipe.train.batch_size, np.random.default_rng(0),
                      recipe.train.batch_tokens)
     rate = recipe.train.learning_rate
@@ -106,7 +106,7 @@ def main() -> None:
                         help="batches of up to this many padded tokens instead of the recipe's sentences")
     args = parser.parse_args()
     data = Path(args.data)
-    if not (data / "train.npz").is_file():
+    if not (data / "train.src.ids.npy").is_file():
         sys.exit(f"train_speed: no prepared data in {data}: run bench/multi30k.sh or nmtkit preprocess")
     overrides = [f"train.precision={args.precision}"] if args.precision else []
     overrides += [f"train.batch_tokens={args.batch_tokens}"] if args.batch_tokens else []

@@ -69,7 +69,7 @@ def preprocess(recipe: Recipe, overwrite: bool = True) -> dict[str, Any]:
         src_vocab.save(out / SRC_VOCAB)
         tgt_vocab.save(out / TGT_VOCAB)
         for split, (src_p, tgt_p, dropped) in pieces.items():
-            save_split(out / f"{split}.npz", [src_vocab.encode(p) for p in src_p],
+            save_split(out, split, [src_vocab.encode(p) for p in src_p],
                        [tgt_vocab.encode(p) for p in tgt_p])
             manifest["splits"][split] = {
                 "files": [str(files[split][data.src_lang]), str(files[split][data.tgt_lang])],

@@ -24,8 +24,8 @@ from nmtkit import __version__
 from nmtkit.artifacts import ModelWriter
 from nmtkit.checkpoints import checkpoint_dirs, load_checkpoint, save_checkpoint
 from nmtkit.config import Recipe, TrainConfig
-from nmtkit.data.batching import Batch, lengths, make_batch, plan_batches
-from nmtkit.data.prepared import TOKENIZER, load_split, load_vocabs, read_manifest
+from nmtkit.data.batching import Batch, make_batch, plan_batches
+from nmtkit.data.prepared import TOKENIZER, Split, load_split, load_vocabs, read_manifest
 from nmtkit.data.tokenizer import SubwordTokenizer
 from nmtkit.data.vocab import PAD
 from nmtkit.devices import training_strategy
@@ -136,8 +136,8 @@ def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
     prepared = Path(recipe.data.prepared)
     data_manifest = read_manifest(prepared, "prepared data directory (run `nmtkit preprocess`)")
     src_vocab, tgt_vocab = load_vocabs(prepared)
-    train_split = load_split(prepared / "train.npz")
-    valid_split = load_split(prepared / "valid.npz")
+    train_split = load_split(prepared, "train")
+    valid_split = load_split(prepared, "valid")
     checkpoint = _checkpoint_to_resume(recipe) if resume else None
 
     strategy = training_strategy(config.device)
@@ -154,7 +154,7 @@ def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
         run = RunState(**{k: v for k, v in load_checkpoint(checkpoint, model, trainer.optimizer).items()
                           if k in RunState.__dataclass_fields__})
         schedule.restore(run.schedule)
-    src_len, tgt_len = lengths(train_split.src), lengths(train_split.tgt)
+    src_len, tgt_len = train_split.src.lengths(), train_split.tgt.lengths()
     steps_per_epoch = len(plan_batches(src_len, tgt_len, config.batch_size, config.batch_tokens))
     clock = _Clock(started_at or time.monotonic(), config.max_minutes * 60)
     metric_key = f"valid_{config.valid_metric}"
@@ -221,11 +221,10 @@ def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
             while run.epoch < config.epochs and stopped_by == "epochs":
                 order = plan_batches(src_len, tgt_len, config.batch_size, config.batch_tokens,
                                      np.random.default_rng([config.seed, run.epoch]))
-                for chunk in order[run.next_batch:]:
+                for batch in _prefetched(train_split, order[run.next_batch:]):
                     if clock.out_of_time():
                         stopped_by = "time budget"
                         break
-                    batch = make_batch([train_split.src[i] for i in chunk], [train_split.tgt[i] for i in chunk])
                     began = time.monotonic()
                     loss_sum, tokens = trainer.train_step(batch, schedule.at(run.step))
                     run.train_seconds += time.monotonic() - began
@@ -263,6 +262,19 @@ def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
         writer.save(final, run.metrics)
         board.close()
     return final
+
+
+def _prefetched(split: Split, chunks: list[np.ndarray]):
+    """The padded batches of `chunks`, built by tf.data two batches ahead of the training step,
+    so that reading their sentences (memory-mapped, perhaps from disk) overlaps training."""
+    def generate():
+        for chunk in chunks:
+            yield tuple(make_batch([split.src[i] for i in chunk], [split.tgt[i] for i in chunk]))
+
+    spec = tf.TensorSpec([None, None], tf.int32)
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=(spec, spec, spec)).prefetch(2)
+    for src, tgt_in, tgt_out in dataset:
+        yield Batch(src.numpy(), tgt_in.numpy(), tgt_out.numpy())
 
 
 def _checkpoint_to_resume(recipe: Recipe) -> Path | None:

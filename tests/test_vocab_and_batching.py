@@ -35,3 +35,14 @@ def test_batches_cover_every_pair_once_with_similar_lengths(rng):
         inside = (all_lengths > lo) & (all_lengths < hi)
         assert inside.sum() == ((lengths > lo) & (lengths < hi)).sum()
     assert sorted(seen) == sorted(tuple(s) for s in src)
+
+
+def test_prepared_splits_round_trip_memory_mapped(tmp_path):
+    from nmtkit.data.prepared import load_split, save_split
+
+    src, tgt = [[5, 6, 7], [8], [9, 10]], [[4], [4, 5, 6, 7], [11]]
+    save_split(tmp_path, "train", src, tgt)
+    split = load_split(tmp_path, "train")
+    assert isinstance(split.src.ids, np.memmap)  # read from disk on demand, not held in memory
+    assert [list(s) for s in split.src] == src and [list(t) for t in split.tgt] == tgt
+    assert split.tgt.lengths().tolist() == [1, 4, 1]
