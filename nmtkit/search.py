@@ -108,6 +108,7 @@ def search(step, state, memory, mask, bos: int, eos: int, options: SearchOptions
         scores=tf.zeros([batch, n_best]),
         attention=tf.zeros([batch, n_best, longest, src_len]) if options.keep_attention else (),
     )
+
     def body(t, alive, state, memory, rows_mask, out):
         logits, state, attention = step(alive.tokens, state, memory, rows_mask)
         a = tf.shape(alive.ids)[0]
