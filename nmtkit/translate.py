@@ -3,7 +3,7 @@
 The model's own tokenizer encodes the input and decodes the output. Input is read in windows of
 `batch_size x WINDOW_BATCHES` lines; each window is sorted by length for batching (less padding)
 and written back in input order before the next is read, so output flows while input arrives and
-memory stays flat however long the input is.
+the input is never held whole.
 """
 
 from __future__ import annotations
