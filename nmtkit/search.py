@@ -8,9 +8,9 @@ Hypotheses are flattened to [sentences x beam] rows for the step function. Each 
 continuation of every hypothesis, applies the options' constraints, and keeps the `beam_size`
 best per sentence by their ranking score (below). A hypothesis that emitted EOS is frozen: it
 continues only with EOS at no cost, keeping its score. A sentence is done when its `n_best` best
-hypotheses have all finished; done sentences leave the batch at once (their results are written
-out and their rows dropped), so the loop only computes what is still alive, and it stops when no
-sentence is left.
+hypotheses have all finished; its results are written out, and done sentences leave the batch
+(their rows are dropped) whenever it can shrink by `SHRINK_STEP` sentences, so the loop computes
+little more than what is still searched; it stops when every sentence is done.
 
 Ranking (Wu et al. 2016, "Google's Neural Machine Translation System", section 7): a hypothesis Y
 of log-probability log P(Y|X) ranks by
@@ -35,6 +35,9 @@ import tensorflow as tf
 from nmtkit.errors import UsageError
 
 NEG_INF = -1e9
+# The batch shrinks in steps of this many sentences (done ones fill it up, frozen): TensorFlow
+# keeps kernels per tensor shape, so fewer shapes keep translation memory from creeping up.
+SHRINK_STEP = 8
 COVERAGE_FLOOR = 1e-6  # log(0) for a never-attended source position would be -inf
 
 
@@ -124,17 +127,22 @@ def search(step, state, memory, mask, bos: int, eos: int, options: SearchOptions
         rows = tf.reshape(parents + tf.range(a)[:, None] * k, [-1])
         state = tf.nest.map_structure(lambda s: tf.gather(s, rows), state)
         done = tf.reduce_all(alive.finished[:, :n_best], axis=1)
+        # A done sentence is frozen whole (every hypothesis finished), so while it waits to leave
+        # the batch its results stay exactly as written now.
+        alive = alive._replace(finished=alive.finished | done[:, None])
         out = _write_done(out, alive, done, longest, n_best, eos)
+        searching = a - tf.reduce_sum(tf.cast(done, tf.int32))
+        keep = tf.minimum(a, (searching + SHRINK_STEP - 1) // SHRINK_STEP * SHRINK_STEP)
         alive, state, memory, rows_mask = tf.cond(
-            tf.reduce_any(done),
-            lambda: _drop(alive, state, memory, rows_mask, ~done, k),
+            keep < a,
+            lambda: _drop(alive, state, memory, rows_mask, done, keep, k),
             lambda: (alive, state, memory, rows_mask),
         )
         return t + 1, alive, state, memory, rows_mask, out
 
     loop_vars = (tf.constant(0), alive, state, memory, rows_mask, out)
     *_, out = tf.while_loop(
-        lambda t, alive, *_: tf.size(alive.ids) > 0, body, loop_vars,
+        lambda t, alive, *_: tf.reduce_any(~tf.reduce_all(alive.finished[:, :n_best], axis=1)), body, loop_vars,
         shape_invariants=_relaxed(loop_vars),
     )
     width = tf.reduce_max(out.lengths)
@@ -300,8 +308,8 @@ def _draw(logits, alive, limits: _Limits, seed, options: SearchOptions):
         tempered = tf.where(tempered >= kth, tempered, NEG_INF)
     step_seed = tf.stack([seed[0], seed[1] + limits.t]) if seed is not None else tf.stack([0, limits.t])
     tokens = tf.random.stateless_categorical(tempered, 1, seed=step_seed, dtype=tf.int32)
-    tokens = tf.where((limits.t >= limits.max_len)[:, None], limits.eos, tokens)
-    scores = alive.scores + tf.gather(log_probs, tokens, batch_dims=1)
+    tokens = tf.where((limits.t >= limits.max_len)[:, None] | alive.finished, limits.eos, tokens)
+    scores = tf.where(alive.finished, alive.scores, alive.scores + tf.gather(log_probs, tokens, batch_dims=1))
     return tf.zeros([a, 1], tf.int32), tokens, scores
 
 
@@ -351,10 +359,11 @@ def _write_done(out: Hypotheses, alive: _Alive, done, longest, n_best, eos) -> H
     )
 
 
-def _drop(alive: _Alive, state, memory, rows_mask, keep, k):
-    """Remove the sentences that are done, and their rows in the step function's tensors."""
-    which = tf.where(keep)[:, 0]
-    rows = tf.reshape(tf.cast(which, tf.int32)[:, None] * k + tf.range(k), [-1])
+def _drop(alive: _Alive, state, memory, rows_mask, done, keep, k):
+    """Keep `keep` sentences, those still searched first, and only their rows in the step
+    function's tensors."""
+    which = tf.argsort(tf.cast(done, tf.int32), stable=True)[:keep]
+    rows = tf.reshape(which[:, None] * k + tf.range(k), [-1])
     alive = _Alive(*(
         field if isinstance(field, tuple) else tf.gather(field, rows if name == "tokens" else which)
         for name, field in zip(_Alive._fields, alive)

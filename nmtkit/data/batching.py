@@ -15,8 +15,11 @@ class Batch(NamedTuple):
     tgt_out: np.ndarray  # [batch, tgt_len + 1]: y_1 ... y_n </s>, what it must predict
 
 
-def pad(sequences: Sequence[Sequence[int]], prefix: Sequence[int] = (), suffix: Sequence[int] = ()):
+def pad(sequences: Sequence[Sequence[int]], prefix: Sequence[int] = (), suffix: Sequence[int] = (),
+        multiple: int = 1):
+    """Rows of ids padded to the longest (rounded up to `multiple`), with prefix and suffix."""
     width = max(len(s) for s in sequences) + len(prefix) + len(suffix)
+    width = -(-width // multiple) * multiple
     out = np.full((len(sequences), width), PAD, dtype=np.int32)
     for row, sequence in enumerate(sequences):
         tokens = [*prefix, *sequence, *suffix]
