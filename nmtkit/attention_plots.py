@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from nmtkit.errors import UsageError
+from nmtkit.figures import pyplot, save_png
 
 
 def prepare_plot_dir(path: Path) -> Path:
@@ -19,13 +20,8 @@ def prepare_plot_dir(path: Path) -> Path:
 
 def plot_attention(path: Path, weights: np.ndarray, source: list[str], target: list[str]) -> None:
     """A PNG of `weights` [len(target), len(source)], target pieces down, source pieces across."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     height, width = weights.shape
-    figure, axes = plt.subplots(figsize=(max(4.0, 0.35 * width + 1.5), max(3.0, 0.3 * height + 1.2)))
+    figure, axes = pyplot().subplots(figsize=(max(4.0, 0.35 * width + 1.5), max(3.0, 0.3 * height + 1.2)))
     image = axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
     axes.set_xticks(range(width), source, rotation=90, fontsize=8)
     axes.set_yticks(range(height), target, fontsize=8)
@@ -33,9 +29,4 @@ def plot_attention(path: Path, weights: np.ndarray, source: list[str], target: l
     axes.set_ylabel("output")
     figure.colorbar(image, ax=axes, fraction=0.04)
     figure.tight_layout()
-    try:
-        figure.savefig(path, dpi=100)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    finally:
-        plt.close(figure)
+    save_png(figure, path)

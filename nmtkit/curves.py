@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nmtkit.errors import ModelDirError, UsageError
+from nmtkit.errors import ModelDirError
+from nmtkit.figures import pyplot, save_png
 
 METRICS = "metrics.jsonl"
 
@@ -25,13 +26,8 @@ def plot_curves(model_dir: str | Path, output: str | Path | None = None) -> Path
         raise ModelDirError(f"{model_dir / METRICS} holds no validation yet")
     output = Path(output) if output else model_dir / "curves.png"
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     steps = [r["step"] for r in records]
-    figure, (losses, scores) = plt.subplots(1, 2, figsize=(11, 4))
+    figure, (losses, scores) = pyplot().subplots(1, 2, figsize=(11, 4))
     for key, label in (("train_loss", "training loss (label-smoothed)"), ("valid_loss", "validation loss")):
         points = [(s, r[key]) for s, r in zip(steps, records) if r.get(key) is not None]
         if points:
@@ -46,10 +42,5 @@ def plot_curves(model_dir: str | Path, output: str | Path | None = None) -> Path
     scores.legend()
     figure.suptitle(str(model_dir))
     figure.tight_layout()
-    try:
-        figure.savefig(output, dpi=100)
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-    finally:
-        plt.close(figure)
+    save_png(figure, output)
     return output

@@ -21,9 +21,9 @@ import numpy as np
 import tensorflow as tf
 
 from nmtkit import __version__
-from nmtkit.artifacts import ModelWriter
+from nmtkit.artifacts import RECIPE, ModelWriter
 from nmtkit.checkpoints import checkpoint_dirs, load_checkpoint, save_checkpoint
-from nmtkit.config import Recipe, TrainConfig
+from nmtkit.config import Recipe, TrainConfig, load_recipe
 from nmtkit.data.batching import Batch, make_batch, plan_batches
 from nmtkit.data.prepared import TOKENIZER, Split, load_split, load_vocabs, read_manifest
 from nmtkit.data.tokenizer import SubwordTokenizer
@@ -283,9 +283,6 @@ def _checkpoint_to_resume(recipe: Recipe) -> Path | None:
     found = checkpoint_dirs(model_dir) if model_dir.is_dir() else []
     if not found:
         return None
-    from nmtkit.artifacts import RECIPE
-    from nmtkit.config import load_recipe
-
     saved = load_recipe(model_dir / RECIPE)
     if saved.model != recipe.model:
         raise RecipeError(f"cannot resume {model_dir}: the recipe's model section differs from {model_dir / RECIPE}")

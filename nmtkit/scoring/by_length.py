@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
 from nmtkit.errors import DataError
+from nmtkit.figures import pyplot, save_png
 from nmtkit.scoring.metrics import ScoreOptions
 
 BUCKET_WIDTH = 5  # words
@@ -42,13 +42,8 @@ def bleu_by_length(
 
 def plot_bleu_by_length(path: Path, rows: list[dict], length_of: str) -> None:
     """Write a PNG: one line per system, BLEU against length bucket (sentence counts on the axis)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
-
     labels = [f"{row['bucket']}\n({row['sentences']})" for row in rows]
-    figure, axes = plt.subplots(figsize=(7, 4))
+    figure, axes = pyplot().subplots(figsize=(7, 4))
     for name in rows[0]["bleu"]:
         axes.plot(labels, [row["bleu"][name] for row in rows], marker="o", label=name)
     axes.set_xlabel(f"{length_of} length in words (sentences)")
@@ -57,13 +52,4 @@ def plot_bleu_by_length(path: Path, rows: list[dict], length_of: str) -> None:
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    # Written beside the target and renamed, so a failed run never leaves half a PNG.
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    try:
-        figure.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(figure)
-        tmp.unlink(missing_ok=True)
+    save_png(figure, path, DataError, dpi=120)
