@@ -1,7 +1,7 @@
 """The model directory: everything `translate` needs, and nothing half-written.
 
-Layout: `recipe.yaml` (the resolved recipe), `tokenizer.model`, `src.vocab.json`,
-`tgt.vocab.json` (copied from the prepared data), `model.weights.h5` (the best weights so far),
+Layout: `recipe.yaml` (the resolved recipe), `tokenizers.json` with any sentencepiece models,
+`src.vocab.json`, `tgt.vocab.json` (copied from the prepared data), `model.weights.h5` (the best weights so far),
 `manifest.json` (data and training summary), `metrics.jsonl` (one line per validation),
 `checkpoints/` (the last training checkpoints, see `nmtkit.checkpoints`) and `tensorboard/`.
 The directory appears under its name only once it holds weights; each later save replaces files
@@ -21,8 +21,8 @@ import yaml
 
 from nmtkit.atomic import replace_dir, staging_dir, write_text_atomic
 from nmtkit.config import Recipe, dump_recipe, recipe_from_dict
-from nmtkit.data.prepared import MANIFEST, SRC_VOCAB, TGT_VOCAB, TOKENIZER, load_vocabs, read_manifest
-from nmtkit.data.tokenizer import SubwordTokenizer
+from nmtkit.data.prepared import MANIFEST, SRC_VOCAB, TGT_VOCAB, load_vocabs, read_manifest
+from nmtkit.data.tokenizer import TokenizerPair, load_pair, model_files
 from nmtkit.data.vocab import Vocab
 from nmtkit.errors import ModelDirError
 
@@ -51,7 +51,7 @@ class ModelWriter:
 
     def write_static(self, recipe: Recipe, prepared: Path) -> None:
         (self.dir / RECIPE).write_text(dump_recipe(recipe), encoding="utf-8")
-        for name in (TOKENIZER, SRC_VOCAB, TGT_VOCAB):
+        for name in (*model_files(prepared), SRC_VOCAB, TGT_VOCAB):
             shutil.copyfile(prepared / name, self.dir / name)
 
     def save(self, manifest: dict[str, Any], metrics: list[dict[str, Any]], model=None) -> None:
@@ -78,14 +78,14 @@ def _save_weights(model, path: Path) -> None:
 @dataclass
 class LoadedModel:
     recipe: Recipe
-    tokenizer: SubwordTokenizer
+    tokenizers: TokenizerPair
     src_vocab: Vocab
     tgt_vocab: Vocab
     model: Any  # nmtkit.models.seq2seq.Seq2Seq (imported lazily: TensorFlow is slow to load)
 
 
 def load_model_dir(path: str | Path, precision: str | None = None) -> LoadedModel:
-    """The model directory's recipe, tokenizer, vocabularies and model with its weights.
+    """The model directory's recipe, tokenizers, vocabularies and model with its weights.
 
     `precision` ("float32" or "bfloat16") is the arithmetic of the model; default: the
     recipe's `translate.precision`.
@@ -100,7 +100,7 @@ def load_model_dir(path: str | Path, precision: str | None = None) -> LoadedMode
         raise ModelDirError(f"{path / RECIPE}: unreadable ({exc})") from None
     recipe = recipe_from_dict(raw, source=str(path / RECIPE))
     src_vocab, tgt_vocab = load_vocabs(path)
-    tokenizer = SubwordTokenizer(path / TOKENIZER)
+    tokenizers = load_pair(path)
 
     from nmtkit.models.seq2seq import build_model
 
@@ -111,4 +111,4 @@ def load_model_dir(path: str | Path, precision: str | None = None) -> LoadedMode
         model.load_weights(path / WEIGHTS)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelDirError(f"{path / WEIGHTS}: cannot load weights ({exc})") from None
-    return LoadedModel(recipe, tokenizer, src_vocab, tgt_vocab, model)
+    return LoadedModel(recipe, tokenizers, src_vocab, tgt_vocab, model)

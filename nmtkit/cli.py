@@ -77,17 +77,17 @@ def main_options(
 @app.command()
 @reports_errors
 def preprocess(recipe: Path = RecipeArg, set_: Optional[List[str]] = SetOption) -> None:
-    """Train the subword model, build vocabularies and encode the recipe's data."""
+    """Tokenize and clean the recipe's data, build vocabularies (and embeddings), encode it."""
     from nmtkit.config import load_recipe
     from nmtkit.preprocess import preprocess as run
 
     config = load_recipe(recipe, set_ or [])
     manifest = run(config)
-    train = manifest["splits"]["train"]
+    train, oov = manifest["splits"]["train"], manifest["splits"]["valid"]["oov_rate"]
     typer.echo(
         f"prepared {config.data.prepared}: {train['pairs']} training pairs "
         f"({sum(train['dropped'].values())} dropped), vocab src {manifest['vocab']['src']} "
-        f"tgt {manifest['vocab']['tgt']}",
+        f"tgt {manifest['vocab']['tgt']}, validation tokens outside it src {oov['src']}% tgt {oov['tgt']}%",
         err=True,
     )
 

@@ -33,12 +33,58 @@ class DataConfig:
     prepared: str = "runs/prepared"  # where `preprocess` writes and `train` reads
 
 
+Level = Literal["char", "word", "whitespace", "bpe", "unigram"]
+
+
 @dataclass
 class VocabConfig:
-    type: Literal["bpe", "unigram"] = "bpe"
-    size: int = _opt(8000, min=8)
-    character_coverage: float = _opt(1.0, min=0.9, max=1.0)
-    max_length: int = _opt(0, min=0)  # drop training pairs longer than this (tokens); 0 keeps all
+    type: Level = "bpe"  # the unit of translation on both sides, unless src_type / tgt_type say
+    src_type: Literal["same", "char", "word", "whitespace", "bpe", "unigram"] = "same"
+    tgt_type: Literal["same", "char", "word", "whitespace", "bpe", "unigram"] = "same"
+    size: int = _opt(8000, min=0)  # bpe/unigram: pieces of the model (>= 8); else most entries; 0 = all
+    min_freq: int = _opt(1, min=1)  # char/word/whitespace: rarer tokens become <unk>
+    character_coverage: float = _opt(1.0, min=0.9, max=1.0)  # bpe/unigram
+    byte_fallback: bool = False  # bpe/unigram: unseen characters as UTF-8 byte pieces, not <unk>
+    input_sentence_size: int = _opt(1_000_000, min=1)  # bpe/unigram: sentences sampled to train on
+    lowercase: bool = False
+    normalize: Literal["nfkc", "none"] = "nfkc"  # Unicode NFKC (sentencepiece: its nmt_nfkc rules)
+    joint: bool = False  # one vocabulary for both sides (model.share_embeddings needs it)
+    subword_model: Literal["joint", "separate"] = "joint"  # one sentencepiece model for both sides
+
+    @property
+    def src_level(self) -> str:
+        return self.type if self.src_type == "same" else self.src_type
+
+    @property
+    def tgt_level(self) -> str:
+        return self.type if self.tgt_type == "same" else self.tgt_type
+
+
+@dataclass
+class CleanConfig:
+    """Which training pairs `preprocess` keeps; every dropped pair is counted in the manifest."""
+
+    strip: bool = True  # strip surrounding whitespace (pairs with an empty side are always dropped)
+    max_src_length: int = _opt(0, min=0)  # most source tokens; 0 = no limit
+    max_tgt_length: int = _opt(0, min=0)  # most target tokens; 0 = no limit
+    max_length_ratio: float = _opt(0.0, min=0.0)  # longer side at most ratio x the shorter; 0 = off
+
+
+@dataclass
+class EmbeddingsConfig:
+    """Initial source/target embeddings: pretrained vectors, or vectors trained on the corpus."""
+
+    src: str = field(default="", metadata={"may_be_empty": True})  # vectors file ("" = none)
+    tgt: str = field(default="", metadata={"may_be_empty": True})
+    format: Literal["auto", "word2vec", "word2vec_binary", "glove", "fasttext"] = "auto"
+    case_insensitive: bool = False  # look up the lowercased token when the exact one is missing
+    train: Literal["none", "word2vec", "fasttext"] = "none"  # for sides without a file
+    epochs: int = _opt(5, min=1)  # training passes of word2vec / fasttext
+    window: int = _opt(5, min=1)  # context window of word2vec / fasttext
+    freeze: bool = False  # keep the initial embeddings fixed during training
+
+    def wanted(self, side: str) -> bool:
+        return bool(getattr(self, side)) or self.train != "none"
 
 
 @dataclass
@@ -57,6 +103,7 @@ class ModelConfig:
     input_feeding: bool = True  # feed the previous attentional output into the decoder RNN
     attention_dropout: float = _opt(0.0, min=0.0, max=0.95)  # on the attention weights
     tie_embeddings: bool = False  # output projection = target embeddings (needs decoder_units == embedding_dim)
+    share_embeddings: bool = False  # source and target embeddings are one table (needs vocab.joint)
     dropout: float = _opt(0.3, min=0.0, max=0.95)  # embeddings, between layers, attentional output
     init_range: float = _opt(0.1, min=0.0)  # weights start uniform in [-init_range, init_range]
 
@@ -113,6 +160,8 @@ class TranslateConfig:
 class Recipe:
     data: DataConfig = field(default_factory=DataConfig)
     vocab: VocabConfig = field(default_factory=VocabConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    embeddings: EmbeddingsConfig = field(default_factory=EmbeddingsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
@@ -147,6 +196,7 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
     recipe = _build(Recipe, raw, prefix="", source=source)
     _check_model_shapes(recipe.model, source)
+    _check_vocab(recipe, source)
     _check_training(recipe.train, source)
     return recipe
 
@@ -210,7 +260,7 @@ def _check_value(key: str, hint: Any, meta: Any, value: Any, source: str) -> Any
             raise bad("a number")
         value = float(value)
     elif hint is str:
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not (value or meta.get("may_be_empty")):
             raise bad("a non-empty string")
         return value
     low, high = meta.get("min"), meta.get("max")
@@ -227,6 +277,16 @@ def _check_training(train: TrainConfig, source: str) -> None:
                           "(set one of them to 0)")
     if train.lr_schedule == "inverse_sqrt" and not train.warmup_steps:
         raise RecipeError(f"{source}: train.lr_schedule inverse_sqrt needs train.warmup_steps > 0")
+
+
+def _check_vocab(recipe: Recipe, source: str) -> None:
+    vocab = recipe.vocab
+    subword = [level for level in (vocab.src_level, vocab.tgt_level) if level in ("bpe", "unigram")]
+    if subword and vocab.size < 8:
+        raise RecipeError(f"{source}: vocab.size must be >= 8 for a {subword[0]} model, got {vocab.size}")
+    if recipe.model.share_embeddings and not vocab.joint:
+        raise RecipeError(f"{source}: model.share_embeddings needs one vocabulary for both sides "
+                          "(vocab.joint: true)")
 
 
 def _check_model_shapes(model: ModelConfig, source: str) -> None:

@@ -25,8 +25,9 @@ from nmtkit.artifacts import RECIPE, ModelWriter
 from nmtkit.checkpoints import checkpoint_dirs, load_checkpoint, save_checkpoint
 from nmtkit.config import Recipe, TrainConfig, load_recipe
 from nmtkit.data.batching import Batch, make_batch, plan_batches
-from nmtkit.data.prepared import TOKENIZER, Split, load_split, load_vocabs, read_manifest
-from nmtkit.data.tokenizer import SubwordTokenizer
+from nmtkit.data.embeddings import load_tables
+from nmtkit.data.prepared import Split, load_split, load_vocabs, read_manifest
+from nmtkit.data.tokenizer import load_pair
 from nmtkit.data.vocab import PAD
 from nmtkit.devices import training_strategy
 from nmtkit.errors import RecipeError, TrainingDiverged
@@ -129,6 +130,17 @@ def describe_model(recipe: Recipe) -> dict[str, int]:
     return {**model.parameters_by_part(), "total": model.count_params()}
 
 
+def _initial_embeddings(recipe: Recipe, prepared: Path) -> dict[str, np.ndarray]:
+    """The embedding tables the recipe asks for, from the prepared data."""
+    wanted = [side for side in ("src", "tgt") if recipe.embeddings.wanted(side)]
+    tables = load_tables(prepared, recipe.model.embedding_dim) if wanted else {}
+    for side in wanted:
+        if side not in tables:
+            raise RecipeError(f"the recipe's embeddings section asks for {side} embeddings but {prepared} "
+                              "holds none: run `nmtkit preprocess` with this recipe first")
+    return {side: tables[side] for side in wanted}
+
+
 def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
           started_at: float | None = None) -> dict[str, Any]:
     """Train the recipe's model on its prepared data; returns the model directory's manifest."""
@@ -143,11 +155,13 @@ def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
     strategy = training_strategy(config.device)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()  # a seed makes a CPU run repeatable
+    tables = _initial_embeddings(recipe, prepared)
     with strategy.scope():
         model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), config.precision, seed=config.seed)
+        model.start_embeddings(tables, recipe.embeddings.freeze)
     trainer = Trainer(model, config, strategy)
     validator = Validator(model, valid_split, config.batch_size, config.valid_metric,
-                          SubwordTokenizer(prepared / TOKENIZER), tgt_vocab)
+                          load_pair(prepared).tgt, tgt_vocab)
     schedule = LearningRate(config)
     run = RunState()
     if checkpoint is not None:

@@ -68,7 +68,7 @@ class Translator:
         _check_shared_vocabularies(model_dirs, loaded)
         first = loaded[0]
         self.settings = dataclasses.replace(first.recipe.translate, **overrides)
-        self.tokenizer, self.src_vocab, self.tgt_vocab = first.tokenizer, first.src_vocab, first.tgt_vocab
+        self.tokenizers, self.src_vocab, self.tgt_vocab = first.tokenizers, first.src_vocab, first.tgt_vocab
         attends = all(m.recipe.model.attention != "none" for m in loaded)
         if (self.settings.replace_unk or keep_attention) and not attends:
             raise UsageError("--replace-unk and --attention-plots need models with attention "
@@ -103,7 +103,7 @@ class Translator:
     def translate(self, lines: Sequence[str]) -> list[Translation]:
         """Translations of `lines`, in order; blank lines give no candidates, without search."""
         todo = [i for i, line in enumerate(lines) if line.strip()]
-        pieces = self.tokenizer.encode([lines[i] for i in todo])
+        pieces = self.tokenizers.src.encode([lines[i] for i in todo])
         outputs = [Translation([], []) for _ in lines]
         ids = [self.src_vocab.encode(p) for p in pieces]
         order = sorted(range(len(todo)), key=lambda k: len(ids[k]))
@@ -129,7 +129,7 @@ class Translator:
             if self.settings.replace_unk:
                 words = [source[int(np.argmax(attention[j]))] if i == UNK else w
                          for j, (i, w) in enumerate(zip(ids, words))]
-            out.append(Candidate(self.tokenizer.decode(words), float(found.scores[row, n]), words, attention))
+            out.append(Candidate(self.tokenizers.tgt.decode(words), float(found.scores[row, n]), words, attention))
         return out
 
     def stream(self, lines: Iterable[str]) -> Iterator[list[Translation]]:
@@ -144,7 +144,7 @@ def _check_shared_vocabularies(model_dirs, loaded) -> None:
     first = loaded[0]
     for path, other in zip(model_dirs[1:], loaded[1:]):
         if (other.src_vocab.tokens != first.src_vocab.tokens or other.tgt_vocab.tokens != first.tgt_vocab.tokens
-                or other.tokenizer.serialized != first.tokenizer.serialized):
+                or other.tokenizers.fingerprint != first.tokenizers.fingerprint):
             raise UsageError(f"an ensemble's models must share the tokenizer and vocabularies: "
                              f"{path} differs from {model_dirs[0]}")
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from nmtkit.data.batching import Batch, batches, pad
 from nmtkit.data.prepared import Split
-from nmtkit.data.tokenizer import SubwordTokenizer
+from nmtkit.data.tokenizer import Tokenizer
 from nmtkit.data.vocab import BOS, EOS, PAD, Vocab
 from nmtkit.losses import token_losses
 from nmtkit.search import SearchOptions, search
@@ -29,7 +29,7 @@ class Validator:
     """
 
     def __init__(self, model, split: Split, batch_size: int, metric: str,
-                 tokenizer: SubwordTokenizer, tgt_vocab: Vocab):
+                 tokenizer: Tokenizer, tgt_vocab: Vocab):
         self.model, self.metric = model, metric
         self.batches: list[Batch] = list(batches(split.src, split.tgt, batch_size))
         self.eval_step = tf.function(self._eval_step, input_signature=_BATCH_SIGNATURE)

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny generated corpora and recipes, so no test downloads or reads ../shared."""
+"""Shared fixtures: tiny generated corpora and recipes, so no test downloads anything; only the
+word-level round trip reads Multi30k lines from ../shared (skipped where it is absent)."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def test_pipeline_runs_end_to_end(tiny_recipe, dates_dir, tmp_path):
     assert result.exit_code == 0, result.output
     model = tmp_path / "run/model"
     assert {p.name for p in model.iterdir()} >= {
-        "recipe.yaml", "tokenizer.model", "src.vocab.json", "tgt.vocab.json",
+        "recipe.yaml", "tokenizers.json", "subwords.model", "src.vocab.json", "tgt.vocab.json",
         "model.weights.h5", "manifest.json", "metrics.jsonl"}
     assert [p.name for p in tmp_path.joinpath("run").iterdir() if p.name.startswith(".")] == []
 

@@ -34,13 +34,13 @@ def test_beam_of_one_follows_the_models_most_likely_tokens(trained_model, dates_
     translator = Translator([trained_model], {"beam_size": 1})
     model = translator.model
     lines = read_lines(dates_dir / "test.txt")[:20]
-    ids = [translator.src_vocab.encode(p) for p in translator.tokenizer.encode(lines)]
+    ids = [translator.src_vocab.encode(p) for p in translator.tokenizers.src.encode(lines)]
     state, memory, mask = model.encode(tf.constant(pad(ids)))
     token, chains = tf.fill([len(lines)], BOS), []
     for _ in range(16):  # the argmax chain, step by step in eager mode
         logits, state, _ = model.step(token, state, memory, mask)
         token = tf.argmax(logits, -1, output_type=tf.int32)
         chains.append(token.numpy())
-    expected = [translator.tokenizer.decode(translator.tgt_vocab.decode(list(row) + [EOS]))
+    expected = [translator.tokenizers.tgt.decode(translator.tgt_vocab.decode(list(row) + [EOS]))
                 for row in np.stack(chains, 1)]
     assert texts(translator.translate(lines)) == expected

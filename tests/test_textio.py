@@ -3,7 +3,7 @@ import gzip
 import pytest
 
 from nmtkit.atomic import atomic_dir
-from nmtkit.data.textio import find_corpus, read_lines, read_parallel
+from nmtkit.data.textio import find_corpus, iter_parallel, read_lines
 from nmtkit.errors import DataError, ModelDirError
 
 
@@ -46,8 +46,12 @@ def test_missing_file_and_directory(tmp_path):
 def test_parallel_files_must_match(tmp_path):
     (tmp_path / "a").write_text("1\n2\n3\n")
     (tmp_path / "b").write_text("1\n2\n")
+    (tmp_path / "c").write_text("1\n2\n3\n4\n5\n")
     with pytest.raises(DataError, match=r"a has 3 lines, .*b has 2"):
-        read_parallel(tmp_path / "a", tmp_path / "b")
+        list(iter_parallel(tmp_path / "a", tmp_path / "b"))
+    with pytest.raises(DataError, match=r"b has 2 lines, .*c has 5"):
+        list(iter_parallel(tmp_path / "b", tmp_path / "c"))
+    assert list(iter_parallel(tmp_path / "a", tmp_path / "a")) == [("1", "1"), ("2", "2"), ("3", "3")]
 
 
 def test_atomic_dir_leaves_nothing_on_failure(tmp_path):

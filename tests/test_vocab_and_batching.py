@@ -38,10 +38,16 @@ def test_batches_cover_every_pair_once_with_similar_lengths(rng):
 
 
 def test_prepared_splits_round_trip_memory_mapped(tmp_path):
-    from nmtkit.data.prepared import load_split, save_split
+    from nmtkit.data.prepared import SplitWriter, load_split
 
     src, tgt = [[5, 6, 7], [8], [9, 10]], [[4], [4, 5, 6, 7], [11]]
-    save_split(tmp_path, "train", src, tgt)
+    writer = SplitWriter(tmp_path, "train")
+    writer.CHUNK = 2  # several chunks per side
+    for s, t in zip(src, tgt):
+        writer.add(s, t)
+    writer.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"train.{side}.{kind}.npy" for side in ("src", "tgt") for kind in ("ids", "offsets")]
     split = load_split(tmp_path, "train")
     assert isinstance(split.src.ids, np.memmap)  # read from disk on demand, not held in memory
     assert [list(s) for s in split.src] == src and [list(t) for t in split.tgt] == tgt

@@ -1,6 +1,6 @@
 """The prepared-data directory that `preprocess` writes and `train` reads.
 
-Layout: `manifest.json` (counts and settings), `tokenizer.model` (sentencepiece),
+Layout: `manifest.json` (counts and settings), `tokenizers.json` (and sentencepiece models),
 `src.vocab.json` / `tgt.vocab.json`, and for each split (train, valid) and side (src, tgt) two
 arrays: `{split}.{side}.ids.npy`, every sentence's token ids end to end (int32), and
 `{split}.{side}.offsets.npy`, where each sentence starts (int64, one more than sentences).
@@ -11,6 +11,8 @@ than memory trains, and nothing is held as Python lists.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,7 +22,6 @@ from nmtkit.data.vocab import Vocab
 from nmtkit.errors import ModelDirError
 
 MANIFEST = "manifest.json"
-TOKENIZER = "tokenizer.model"
 SRC_VOCAB = "src.vocab.json"
 TGT_VOCAB = "tgt.vocab.json"
 
@@ -46,12 +47,48 @@ class Split:
         self.src, self.tgt = src, tgt
 
 
-def save_split(directory: Path, name: str, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]]) -> None:
-    for side, sequences in (("src", src), ("tgt", tgt)):
-        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-        np.save(directory / f"{name}.{side}.offsets.npy", np.concatenate([[0], np.cumsum(lengths)]))
-        np.save(directory / f"{name}.{side}.ids.npy",
-                np.fromiter((i for s in sequences for i in s), dtype=np.int32, count=int(lengths.sum())))
+class SplitWriter:
+    """Writes a split's arrays sentence by sentence with flat memory: ids and offsets go to raw
+    files in chunks and become `.npy` files (a header, then the raw bytes) at `close`."""
+
+    CHUNK = 1 << 20  # ids buffered before a write
+
+    def __init__(self, directory: Path, name: str):
+        self.directory, self.name = directory, name
+        self._raw = {}
+        for side in ("src", "tgt"):
+            for kind in ("ids", "offsets"):
+                self._raw[side, kind] = open(directory / f".{name}.{side}.{kind}.raw", "wb")
+        self._buffers = {side: [] for side in ("src", "tgt")}
+        self._total = {"src": 0, "tgt": 0}
+        self.pairs = 0
+        for side in ("src", "tgt"):
+            self._raw[side, "offsets"].write(np.zeros(1, np.int64).tobytes())
+
+    def add(self, src: Sequence[int], tgt: Sequence[int]) -> None:
+        for side, ids in (("src", src), ("tgt", tgt)):
+            self._buffers[side].extend(ids)
+            self._total[side] += len(ids)
+            self._raw[side, "offsets"].write(np.int64(self._total[side]).tobytes())
+            if len(self._buffers[side]) >= self.CHUNK:
+                self._flush(side)
+        self.pairs += 1
+
+    def _flush(self, side: str) -> None:
+        self._raw[side, "ids"].write(np.asarray(self._buffers[side], np.int32).tobytes())
+        self._buffers[side].clear()
+
+    def close(self) -> None:
+        for side in ("src", "tgt"):
+            self._flush(side)
+            for kind, dtype, count in (("ids", np.int32, self._total[side]), ("offsets", np.int64, self.pairs + 1)):
+                raw = self._raw[side, kind]
+                raw.close()
+                with open(self.directory / f"{self.name}.{side}.{kind}.npy", "wb") as out, open(raw.name, "rb") as data:
+                    np.lib.format.write_array_header_1_0(
+                        out, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": (count,)})
+                    shutil.copyfileobj(data, out, 1 << 22)
+                os.remove(raw.name)
 
 
 def load_split(directory: Path, name: str) -> Split:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -20,28 +21,43 @@ def find_corpus(root: str | Path, prefix: str, lang: str) -> Path:
 
 def read_lines(path: str | Path) -> list[str]:
     """All lines of a UTF-8 text file, without line ends; a BOM and CRLF are dropped silently."""
+    return list(iter_lines(path))
+
+
+def iter_lines(path: str | Path) -> Iterator[str]:
+    """The lines of a UTF-8 text file (plain or gzipped), streamed; errors name file and line."""
     path = Path(path)
     try:
         with _open_binary(path) as handle:
-            return decode_lines(handle, str(path))
+            yield from iter_decoded(handle, str(path))
     except FileNotFoundError:
         raise DataError(f"file {path} not found") from None
     except IsADirectoryError:
         raise DataError(f"{path} is a directory, not a text file") from None
-    except (gzip.BadGzipFile, EOFError) as exc:
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: not a valid gzip file ({exc})") from None
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def read_parallel(src: Path, tgt: Path) -> tuple[list[str], list[str]]:
-    src_lines, tgt_lines = read_lines(src), read_lines(tgt)
-    if len(src_lines) != len(tgt_lines):
-        raise DataError(
-            f"parallel files differ in length: {src} has {len(src_lines)} lines, "
-            f"{tgt} has {len(tgt_lines)}"
-        )
-    return src_lines, tgt_lines
+def iter_parallel(src: Path, tgt: Path) -> Iterator[tuple[str, str]]:
+    """Line pairs of two parallel files, streamed; files of different length are an error
+    (raised when the shorter one ends)."""
+    src_lines, tgt_lines = iter_lines(src), iter_lines(tgt)
+    count = 0
+    for s in src_lines:
+        t = next(tgt_lines, None)
+        if t is None:
+            raise _length_error(src, count + 1 + sum(1 for _ in src_lines), tgt, count)
+        count += 1
+        yield s, t
+    rest = sum(1 for _ in tgt_lines)
+    if rest:
+        raise _length_error(src, count, tgt, count + rest)
+
+
+def _length_error(src: Path, src_count: int, tgt: Path, tgt_count: int) -> DataError:
+    return DataError(f"parallel files differ in length: {src} has {src_count} lines, {tgt} has {tgt_count}")
 
 
 def decode_lines(handle: Iterable[bytes], name: str) -> list[str]:

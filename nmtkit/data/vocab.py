@@ -26,12 +26,19 @@ class Vocab:
         self._ids = {token: index for index, token in enumerate(self.tokens)}
 
     @classmethod
-    def from_corpus(cls, sequences: Iterable[Sequence[str]]) -> "Vocab":
-        counts = Counter(token for sequence in sequences for token in sequence)
-        for special in SPECIALS:
-            counts.pop(special, None)
+    def from_corpus(cls, sequences: Iterable[Sequence[str]], max_size: int = 0, min_freq: int = 1) -> "Vocab":
+        return cls.from_counts(Counter(token for sequence in sequences for token in sequence),
+                               max_size, min_freq)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, max_size: int = 0, min_freq: int = 1) -> "Vocab":
+        """Tokens seen at least `min_freq` times, the `max_size` most frequent (specials
+        included; 0 = no limit)."""
+        counts = Counter({token: n for token, n in counts.items() if n >= min_freq and token not in SPECIALS})
         # Ties broken by the token itself so that the same corpus always gives the same ids.
         ranked = sorted(counts, key=lambda token: (-counts[token], token))
+        if max_size:
+            ranked = ranked[: max(max_size - len(SPECIALS), 0)]
         return cls(SPECIALS + tuple(ranked))
 
     def __len__(self) -> int:

@@ -33,6 +33,7 @@ class RecurrentDecoder(keras.layers.Layer):
         attention_dropout: rate on the attention weights; dropout: on the embeddings, between
             layers and on o_t (training only).
         tie_embeddings: use the target embeddings as the output projection (W_o = E^T).
+        embedding: an Embedding layer to use (the encoder's, when source and target share one).
         initializer: initializer of every weight.
 
     Speed: with nothing fed back (Luong attention or none, no input feeding) teacher-forced
@@ -45,7 +46,7 @@ class RecurrentDecoder(keras.layers.Layer):
 
     def __init__(self, vocab_size, embedding_dim, cell="lstm", units=512, layers=1, memory_dim=512,
                  attention="luong_general", input_feeding=True, attention_dropout=0.0, dropout=0.0,
-                 tie_embeddings=False, initializer="glorot_uniform", noise=None, **kwargs):
+                 tie_embeddings=False, initializer="glorot_uniform", noise=None, embedding=None, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.embedding_dim = vocab_size, embedding_dim
         self.cell, self.units, self.layers, self.memory_dim = cell, units, layers, memory_dim
@@ -54,7 +55,7 @@ class RecurrentDecoder(keras.layers.Layer):
         self.tie_embeddings = tie_embeddings
         self.noise = noise or DropoutNoise()
         self.initializer = init = keras.initializers.get(initializer)
-        self.embedding = keras.layers.Embedding(
+        self.embedding = embedding or keras.layers.Embedding(  # given: shared with the encoder
             vocab_size, embedding_dim, embeddings_initializer=init, dtype=self.dtype_policy,
             name="embedding",
         )
@@ -74,7 +75,8 @@ class RecurrentDecoder(keras.layers.Layer):
         return self.input_feeding or self.attention_kind == "bahdanau"
 
     def build(self, input_shape=None):
-        self.embedding.build()
+        if not self.embedding.built:
+            self.embedding.build()
         first_input = self.embedding_dim + (self.units if self.input_feeding else 0) + (
             self.memory_dim if self.attention_kind == "bahdanau" else 0)
         for i, rnn in enumerate(self.rnns):

@@ -42,6 +42,7 @@ class Seq2Seq(keras.Model):
             config.decoder_layers, config.encoder_output_dim, config.attention,
             config.input_feeding, config.attention_dropout, config.dropout,
             config.tie_embeddings, init, noise=self.noise, dtype=dtype, name="decoder",
+            embedding=self.encoder.embedding if config.share_embeddings else None,
         )
 
     def encode(self, src, training=False):
@@ -71,13 +72,26 @@ class Seq2Seq(keras.Model):
             "source embedding": count(self.encoder.embedding.weights),
             "encoder RNN": count(v for rnn in self.encoder.rnns for v in rnn.weights),
             "bridge": count(self.bridge.weights),
-            "target embedding": count(dec.embedding.weights),
+            "target embedding": 0 if self.config.share_embeddings else count(dec.embedding.weights),
             "decoder RNN": count(v for rnn in dec.rnns for v in rnn.weights),
             "attention": count(dec.attention.weights) if dec.attention else 0,
             "attentional output": count([dec.combine_kernel]) if dec.attention else 0,
             "output layer": count([dec.output_bias] + ([] if dec.tie_embeddings else [dec.output_kernel])),
         }
         return parts
+
+    def start_embeddings(self, tables: dict, freeze: bool) -> None:
+        """Set the embedding tables from `tables` ({"src": array, "tgt": array}, either may be
+        missing; a shared table takes the source one if there is one); `freeze` keeps every
+        embedding table fixed in training (with tie_embeddings, the output projection too)."""
+        layers = {"src": self.encoder.embedding, "tgt": self.decoder.embedding}
+        if self.config.share_embeddings and "src" in tables:
+            tables = {"src": tables["src"]}
+        for side, table in tables.items():
+            layers[side].embeddings.assign(table)
+        if freeze:
+            for layer in layers.values():
+                layer.trainable = False
 
     def get_config(self):
         config = super().get_config()
