@@ -1,12 +1,14 @@
 """Preprocessing speed and memory at every level, on Multi30k and on 10x / 100x copies of it.
 
     .venv/bin/python bench/preprocess.py DATA_DIR [--levels char word ...] [--scales 1 10 100]
+                                         [--set vocab.input_sentence_size=100000 ...]
 
 DATA_DIR holds Multi30k's {train,val}.{de,en}[.gz]. For each scale the training files are the
 corpus concatenated that many times (written once under --work); each level runs
 `nmtkit preprocess` (the reference recipe with that level) in a fresh process, timed by
 /usr/bin/time. Prints training lines per second (pairs read, both sides tokenized) and peak
-RSS: memory must stay roughly flat as the corpus grows, since preprocessing streams.
+RSS: memory must stay roughly flat as the corpus grows, since preprocessing streams; for bpe and
+unigram it grows with sentencepiece's training sample up to `vocab.input_sentence_size`.
 """
 
 from __future__ import annotations
@@ -50,9 +52,9 @@ def make_corpus(data: Path, work: Path, scale: int) -> Path:
     return root
 
 
-def run(level: str, corpus: Path, work: Path) -> tuple[float, float, dict]:
+def run(level: str, corpus: Path, work: Path, extra: list[str]) -> tuple[float, float, dict]:
     prepared = work / f"prepared-{level}"
-    sets = [f"data.root={corpus}", f"data.prepared={prepared}", *SETTINGS[level]]
+    sets = [f"data.root={corpus}", f"data.prepared={prepared}", *SETTINGS[level], *extra]
     command = ["/usr/bin/time", "-f", "%e %M", str(NMTKIT), "preprocess", str(RECIPE)]
     for kv in sets:
         command += ["--set", kv]
@@ -71,6 +73,7 @@ def main() -> None:
     parser.add_argument("--levels", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--scales", nargs="+", type=int, default=[1, 10, 100])
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--set", dest="sets", action="append", default=[], help="extra recipe override")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="nmtkit-bench-preprocess-"))
     print(f"{'level':<11} {'scale':>5} {'lines':>10} {'seconds':>8} {'lines/s':>9} {'peak MiB':>9} "
@@ -79,7 +82,7 @@ def main() -> None:
         for scale in args.scales:
             corpus = make_corpus(args.data, work, scale)
             for level in args.levels:
-                seconds, mib, manifest = run(level, corpus, work)
+                seconds, mib, manifest = run(level, corpus, work, args.sets)
                 lines = manifest["splits"]["train"]["lines"]
                 oov = manifest["splits"]["valid"]["oov_rate"]
                 vocab = f"{manifest['vocab']['src']}/{manifest['vocab']['tgt']}"

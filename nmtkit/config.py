@@ -45,7 +45,7 @@ class VocabConfig:
     min_freq: int = _opt(1, min=1)  # char/word/whitespace: rarer tokens become <unk>
     character_coverage: float = _opt(1.0, min=0.9, max=1.0)  # bpe/unigram
     byte_fallback: bool = False  # bpe/unigram: unseen characters as UTF-8 byte pieces, not <unk>
-    input_sentence_size: int = _opt(1_000_000, min=1)  # bpe/unigram: sentences sampled to train on
+    input_sentence_size: int = _opt(200_000, min=1)  # bpe/unigram: sentences sampled to train on
     lowercase: bool = False
     normalize: Literal["nfkc", "none"] = "nfkc"  # Unicode NFKC (sentencepiece: its nmt_nfkc rules)
     joint: bool = False  # one vocabulary for both sides (model.share_embeddings needs it)

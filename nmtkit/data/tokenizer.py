@@ -126,7 +126,7 @@ def _load_sentencepiece(path: Path):
 
 def train_sentencepiece(lines: Iterable[str], path: Path, level: str, size: int, character_coverage: float,
                         byte_fallback: bool, normalize: str, log_path: Path,
-                        input_sentence_size: int = 1_000_000) -> None:
+                        input_sentence_size: int = 200_000) -> None:
     """Train a sentencepiece model on `lines` (already lowercased if wanted; streamed, and a
     random sample of at most `input_sentence_size` of them kept) and write it to `path`."""
     import sentencepiece as spm
