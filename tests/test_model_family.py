@@ -15,10 +15,13 @@ from nmtkit.models.seq2seq import build_model
 from nmtkit.losses import token_losses
 
 ATTENTIONS = ("none", "luong_dot", "luong_general", "luong_concat", "bahdanau")
+# Every cell x attention x input feeding, each once as a 1-layer bidirectional and once as a
+# 2-layer unidirectional residual stack (the other two shapes add no code path; a 2-layer
+# bidirectional encoder is built in test_bridges_between_cells_and_depths).
 COMBINATIONS = [
     (cell, bi, attention, feeding, layers)
-    for cell, bi, attention, feeding, layers in itertools.product(
-        ("lstm", "gru", "rnn"), (True, False), ATTENTIONS, (True, False), (1, 2))
+    for cell, (bi, layers), attention, feeding in itertools.product(
+        ("lstm", "gru", "rnn"), ((True, 1), (False, 2)), ATTENTIONS, (True, False))
     if not (attention == "none" and feeding)  # input feeding needs attention (a recipe error)
 ]
 

@@ -37,8 +37,11 @@ def weights(path):
 
 def start_training(recipe_path: Path) -> subprocess.Popen:
     code = "import sys; from nmtkit.cli import main; sys.argv[0] = 'nmtkit'; main()"
+    # A job started in the background by a shell without job control ignores SIGINT, and so do
+    # its children: give the trainer the default handler, as an interactive run has.
     return subprocess.Popen([sys.executable, "-c", code, "train", str(recipe_path)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_checkpoint(model_dir: Path, process: subprocess.Popen, timeout=120) -> None:
