@@ -12,7 +12,7 @@ Levels:
 Before any level, text is lowercased (`lowercase`) and NFKC-normalized (`normalize: nfkc`);
 sentencepiece levels normalize with sentencepiece's own `nmt_nfkc` rules instead, or with none
 (`identity`, spaces kept as they are) for `normalize: none`. With `normalize: none` (and
-`byte_fallback` for sentencepiece) every level except `word` gives back any text exactly.
+`byte_fallback` for sentencepiece) `char`, `bpe` and `unigram` give back any text exactly.
 
 `tokenizers.json` in a prepared-data or model directory describes both sides (see `save_pair`).
 """
