@@ -22,14 +22,13 @@ from nmtkit import __version__
 from nmtkit.atomic import atomic_dir
 from nmtkit.config import Recipe
 from nmtkit.data.embeddings import build_embeddings
-from nmtkit.data.prepared import MANIFEST, SRC_VOCAB, TGT_VOCAB, SplitWriter
+from nmtkit.data.prepared import MANIFEST, SIDES, SRC_VOCAB, TGT_VOCAB, SplitWriter, read_tokens, token_file
 from nmtkit.data.textio import find_corpus, iter_parallel
 from nmtkit.data.tokenizer import (SUBWORD_LEVELS, TokenizerPair, TokenizerSpec, load_pair, normalizer,
                                    save_pair, train_sentencepiece)
 from nmtkit.data.vocab import UNK, Vocab
 from nmtkit.errors import DataError
 
-SIDES = ("src", "tgt")
 CHUNK = 10_000  # lines tokenized at once (sentencepiece encodes a batch on all cores)
 
 
@@ -61,7 +60,7 @@ def preprocess(recipe: Recipe, overwrite: bool = True) -> dict[str, Any]:
         manifest["tokenizers"] = {side: vars(getattr(tokenizers, side).spec) for side in SIDES}
         manifest["vocab"] = {"src": len(vocabs[0]), "tgt": len(vocabs[1]), "joint": recipe.vocab.joint}
         manifest["settings"] = {"vocab": vars(recipe.vocab), "clean": vars(recipe.clean)}
-        embeddings = build_embeddings(recipe, out, vocabs, {side: _token_file(out, "train", side) for side in SIDES})
+        embeddings = build_embeddings(recipe, out, vocabs, {side: token_file(out, "train", side) for side in SIDES})
         if embeddings:
             manifest["embeddings"] = embeddings
         for path in out.glob(".*.tokens"):
@@ -104,31 +103,34 @@ def _clean_side(recipe: Recipe, files: tuple[Path, Path], side: str, problems: l
     index = SIDES.index(side)
     try:
         for pair in iter_parallel(*files):
-            if recipe.clean.strip:
-                pair = (pair[0].strip(), pair[1].strip())
-            if pair[0] and pair[1]:
+            pair = _kept(pair, recipe.clean.strip)
+            if pair:
                 yield pair[index]
     except DataError as exc:
         problems.append(exc)
 
 
+def _kept(pair: tuple[str, str], strip: bool) -> tuple[str, str] | None:
+    """The pair as training reads it (stripped if asked), or None when a side is empty."""
+    if strip:
+        pair = (pair[0].strip(), pair[1].strip())
+    return pair if pair[0] and pair[1] else None
+
+
 def _tokenize_split(recipe: Recipe, files: tuple[Path, Path], tokenizers: TokenizerPair, out: Path,
                     split: str, counts: dict[str, Counter] | None) -> dict[str, Any]:
-    """Clean and tokenize a split into `.{split}.{side}.tokens` files (tokens joined by spaces:
-    no level makes a token that holds U+0020); count tokens into `counts` when given (and
-    apply the length rules)."""
+    """Clean and tokenize a split into its token files (`token_file`); count tokens into
+    `counts` when given (and apply the length rules)."""
     clean = recipe.clean
     dropped: Counter = Counter()
     lines = pairs = 0
     tokens = {side: 0 for side in SIDES}
     with ExitStack() as stack:
-        sinks = {side: stack.enter_context(open(_token_file(out, split, side), "w", encoding="utf-8",
+        sinks = {side: stack.enter_context(open(token_file(out, split, side), "w", encoding="utf-8",
                                                 newline="\n")) for side in SIDES}
         for chunk in _chunks(iter_parallel(*files)):
             lines += len(chunk)
-            if clean.strip:
-                chunk = [(s.strip(), t.strip()) for s, t in chunk]
-            kept = [pair for pair in chunk if pair[0] and pair[1]]
+            kept = [pair for pair in (_kept(pair, clean.strip) for pair in chunk) if pair]
             dropped["empty side"] += len(chunk) - len(kept)
             encoded = zip(tokenizers.src.encode([s for s, _ in kept]), tokenizers.tgt.encode([t for _, t in kept]))
             for src, tgt in encoded:
@@ -177,23 +179,16 @@ def _encode_split(out: Path, split: str, vocabs: tuple[Vocab, Vocab]) -> dict[st
     """Token files -> id arrays; returns the share of tokens outside the vocabulary, in %."""
     writer = SplitWriter(out, split)
     unknown, total = Counter(), Counter()
-    with open(_token_file(out, split, "src"), encoding="utf-8", newline="\n") as src_file, \
-            open(_token_file(out, split, "tgt"), encoding="utf-8", newline="\n") as tgt_file:
-        for src_line, tgt_line in zip(src_file, tgt_file):
-            ids = []
-            for side, line, vocab in (("src", src_line, vocabs[0]), ("tgt", tgt_line, vocabs[1])):
-                line = line.rstrip("\n")
-                seq = vocab.encode(line.split(" ")) if line else []
-                unknown[side] += seq.count(UNK)
-                total[side] += len(seq)
-                ids.append(seq)
-            writer.add(*ids)
+    for pair in zip(*(read_tokens(token_file(out, split, side)) for side in SIDES)):
+        ids = []
+        for side, tokens, vocab in zip(SIDES, pair, vocabs):
+            seq = vocab.encode(tokens)
+            unknown[side] += seq.count(UNK)
+            total[side] += len(seq)
+            ids.append(seq)
+        writer.add(*ids)
     writer.close()
     return {side: round(100 * unknown[side] / max(total[side], 1), 3) for side in SIDES}
-
-
-def _token_file(out: Path, split: str, side: str) -> Path:
-    return out / f".{split}.{side}.tokens"
 
 
 def _chunks(pairs: Iterator[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:

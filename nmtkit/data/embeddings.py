@@ -17,10 +17,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from nmtkit.data.prepared import SIDES, read_tokens
 from nmtkit.data.vocab import PAD, SPECIALS, Vocab
 from nmtkit.errors import DataError, ModelDirError, RecipeError
-
-SIDES = ("src", "tgt")
 
 
 def table_file(directory: Path, side: str) -> Path:
@@ -105,11 +104,7 @@ class _TokenCorpus:
 
     def __iter__(self) -> Iterator[list[str]]:
         for path in self.files:
-            with open(path, encoding="utf-8", newline="\n") as handle:
-                for line in handle:
-                    line = line.rstrip("\n")
-                    if line:
-                        yield line.split(" ")
+            yield from filter(None, read_tokens(path))
 
 
 def align(vectors, vocab: Vocab, case_insensitive: bool, rng: np.random.Generator) -> tuple[np.ndarray, dict]:

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from nmtkit.errors import ModelDirError
 MANIFEST = "manifest.json"
 SRC_VOCAB = "src.vocab.json"
 TGT_VOCAB = "tgt.vocab.json"
+SIDES = ("src", "tgt")
 
 
 class RaggedIds(Sequence):
@@ -52,36 +53,37 @@ class SplitWriter:
     files in chunks and become `.npy` files (a header, then the raw bytes) at `close`."""
 
     CHUNK = 1 << 20  # ids buffered before a write
+    DTYPES = {"ids": np.int32, "offsets": np.int64}
 
     def __init__(self, directory: Path, name: str):
         self.directory, self.name = directory, name
-        self._raw = {}
-        for side in ("src", "tgt"):
-            for kind in ("ids", "offsets"):
-                self._raw[side, kind] = open(directory / f".{name}.{side}.{kind}.raw", "wb")
-        self._buffers = {side: [] for side in ("src", "tgt")}
-        self._total = {"src": 0, "tgt": 0}
+        self._raw = {(side, kind): open(directory / f".{name}.{side}.{kind}.raw", "wb")
+                     for side in SIDES for kind in self.DTYPES}
+        self._buffers = {(side, kind): [] for side, kind in self._raw}
+        self._total = {side: 0 for side in SIDES}
         self.pairs = 0
-        for side in ("src", "tgt"):
-            self._raw[side, "offsets"].write(np.zeros(1, np.int64).tobytes())
+        for side in SIDES:
+            self._buffers[side, "offsets"].append(0)
 
     def add(self, src: Sequence[int], tgt: Sequence[int]) -> None:
-        for side, ids in (("src", src), ("tgt", tgt)):
-            self._buffers[side].extend(ids)
+        for side, ids in zip(SIDES, (src, tgt)):
+            self._buffers[side, "ids"].extend(ids)
             self._total[side] += len(ids)
-            self._raw[side, "offsets"].write(np.int64(self._total[side]).tobytes())
-            if len(self._buffers[side]) >= self.CHUNK:
+            self._buffers[side, "offsets"].append(self._total[side])
+            if len(self._buffers[side, "ids"]) >= self.CHUNK:
                 self._flush(side)
         self.pairs += 1
 
     def _flush(self, side: str) -> None:
-        self._raw[side, "ids"].write(np.asarray(self._buffers[side], np.int32).tobytes())
-        self._buffers[side].clear()
+        for kind, dtype in self.DTYPES.items():
+            self._raw[side, kind].write(np.asarray(self._buffers[side, kind], dtype).tobytes())
+            self._buffers[side, kind].clear()
 
     def close(self) -> None:
-        for side in ("src", "tgt"):
+        for side in SIDES:
             self._flush(side)
-            for kind, dtype, count in (("ids", np.int32, self._total[side]), ("offsets", np.int64, self.pairs + 1)):
+            for kind, count in (("ids", self._total[side]), ("offsets", self.pairs + 1)):
+                dtype = self.DTYPES[kind]
                 raw = self._raw[side, kind]
                 raw.close()
                 with open(self.directory / f"{self.name}.{side}.{kind}.npy", "wb") as out, open(raw.name, "rb") as data:
@@ -91,10 +93,25 @@ class SplitWriter:
                 os.remove(raw.name)
 
 
+def token_file(directory: Path, split: str, side: str) -> Path:
+    """Where `preprocess` keeps a split's tokens while it builds the directory: one line per
+    sentence, tokens joined by spaces (no level makes a token that holds U+0020)."""
+    return directory / f".{split}.{side}.tokens"
+
+
+def read_tokens(path: Path) -> Iterator[list[str]]:
+    """The sentences of a token file, as token lists (line ends are only "\n": a char-level
+    token may be any other character)."""
+    with open(path, encoding="utf-8", newline="\n") as handle:
+        for line in handle:
+            line = line.rstrip("\n")
+            yield line.split(" ") if line else []
+
+
 def load_split(directory: Path, name: str) -> Split:
     """A split of a prepared-data directory, memory-mapped."""
     sides = []
-    for side in ("src", "tgt"):
+    for side in SIDES:
         try:
             ids = np.load(directory / f"{name}.{side}.ids.npy", mmap_mode="r")
             offsets = np.load(directory / f"{name}.{side}.offsets.npy", mmap_mode="r")
