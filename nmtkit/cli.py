@@ -32,6 +32,10 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Fetch or generate corpora.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+task_app = typer.Typer(help="Algorithmic tasks (copy, repeat copy, associative recall): evaluate "
+                            "a model, plot an NTM's heads. Train with `nmtkit train recipes/copy-ntm.yaml`.",
+                       no_args_is_help=True)
+app.add_typer(task_app, name="task")
 
 RecipeArg = typer.Argument(..., help="Recipe YAML file (see recipes/).")
 SetOption = typer.Option(None, "--set", help="Override a recipe key: section.key=value (repeatable).")
@@ -103,13 +107,20 @@ def train(
     device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | gpu (overrides train.device)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the model's parameters per component; train nothing."),
 ) -> None:
-    """Train the recipe's model; the best weights (by train.valid_metric) go to train.model_dir."""
-    from nmtkit.config import load_recipe
+    """Train the recipe's model; the best weights (by train.valid_metric) go to train.model_dir.
+    A recipe with a `task` section trains on an algorithmic task instead (see recipes/copy-ntm.yaml)."""
+    from nmtkit.config import read_recipe, recipe_from_dict
     from nmtkit.errors import UsageError
+    from nmtkit.task_config import is_task_recipe
 
     if device not in (None, "auto", "cpu", "gpu"):
         raise UsageError(f"--device must be auto, cpu or gpu, got {device!r}")
-    config = load_recipe(recipe, (set_ or []) + ([f"train.device={device}"] if device else []))
+    raw = read_recipe(recipe, (set_ or []) + ([f"train.device={device}"] if device else []))
+    if is_task_recipe(raw):
+        if resume or device:
+            raise UsageError("--resume and --device are for translation recipes, not algorithmic tasks")
+        return _train_task(raw, str(recipe), overwrite, dry_run)
+    config = recipe_from_dict(raw, source=str(recipe))
     import_tensorflow_quietly()
     if dry_run:
         from nmtkit.training import describe_model
@@ -130,6 +141,28 @@ def train(
         f"loss {best['valid_loss']:.3f} ppl {best['valid_ppl']:.2f} at step {best['step']}",
         err=True,
     )
+
+
+def _train_task(raw: dict, source: str, overwrite: bool, dry_run: bool) -> None:
+    from nmtkit.task_config import task_recipe_from_dict
+
+    config = task_recipe_from_dict(raw, source)
+    import_tensorflow_quietly()
+    from nmtkit.task_training import build, train_task
+
+    if dry_run:
+        typer.echo(f"{config.model.type} model for {config.task.name}: {build(config).count_params():,} parameters")
+        return
+
+    def progress(record: dict) -> None:
+        typer.echo(f"{record['sequences']:>9,} sequences: {record['bits_per_sequence']:8.3f} bits per "
+                   f"sequence ({record['seconds']:.0f} s)", err=True)
+
+    manifest = train_task(config, overwrite, progress)
+    typer.echo(f"model {config.train.model_dir}: {manifest['sequences']:,} sequences in {manifest['seconds']:.0f} s "
+               f"({manifest['stopped_by']}); last cost {manifest['final_bits_per_sequence'] or float('nan'):.3f} bits per "
+               "sequence",
+               err=True)
 
 
 @app.command()
@@ -262,6 +295,60 @@ def score(
         console = Console(width=None if sys.stdout.isatty() else 160)
         for part in report.render():
             console.print(part)
+
+
+@task_app.command("evaluate")
+@reports_errors
+def task_evaluate(
+    model: Path = typer.Argument(..., help="Model directory trained on an algorithmic task."),
+    lengths: str = typer.Option("10,20,30,40,60,80,120", "--lengths",
+                                help="Comma-separated test lengths (associative_recall: items)."),
+    sequences: int = typer.Option(100, "--sequences", min=1, help="Random sequences per length."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the test sequences."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+) -> None:
+    """Mean bit errors and cost (bits) per sequence, and perfect sequences, at each length."""
+    from nmtkit.errors import UsageError
+
+    try:
+        wanted = [int(n) for n in lengths.split(",")]
+    except ValueError:
+        raise UsageError(f"--lengths must be comma-separated integers, got {lengths!r}") from None
+    import_tensorflow_quietly()
+    from nmtkit.task_training import evaluate, load_task_model
+
+    recipe, network = load_task_model(model)
+    rows = evaluate(recipe, network, wanted, sequences, seed)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'length':>6} {'bit errors':>10} {'bits':>9} {'perfect %':>9}")
+    for r in rows:
+        typer.echo(f"{r['length']:>6} {r['bit_errors']:>10.2f} {r['bits']:>9.2f} {r['perfect']:>9.0f}")
+
+
+@task_app.command("heads")
+@reports_errors
+def task_heads(
+    model: Path = typer.Argument(..., help="Model directory trained on an algorithmic task (model.type ntm)."),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG to write."),
+    length: int = typer.Option(20, "--length", min=1, help="Length of the example (associative_recall: items)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the example."),
+) -> None:
+    """Plot an NTM's write and read weightings over time on one random example."""
+    import_tensorflow_quietly()
+    import numpy as np
+
+    from nmtkit.errors import UsageError
+    from nmtkit.ntm_heads import plot_heads, trace_heads
+    from nmtkit.task_training import load_task_model, make_task
+
+    recipe, network = load_task_model(model)
+    try:
+        batch = make_task(recipe).batch(np.random.default_rng(seed), 1, length)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    typer.echo(f"wrote {plot_heads(output, batch, *trace_heads(network, batch.inputs))}", err=True)
 
 
 @data_app.command("multi30k")

@@ -18,7 +18,7 @@ import yaml
 from nmtkit.errors import RecipeError
 
 
-def _opt(default: Any, *, min: float | None = None, max: float | None = None) -> Any:
+def bounded(default: Any, *, min: float | None = None, max: float | None = None) -> Any:
     """A recipe field with an inclusive numeric range checked on load."""
     return field(default=default, metadata={"min": min, "max": max})
 
@@ -41,11 +41,11 @@ class VocabConfig:
     type: Level = "bpe"  # the unit of translation on both sides, unless src_type / tgt_type say
     src_type: Literal["same", "char", "word", "whitespace", "bpe", "unigram"] = "same"
     tgt_type: Literal["same", "char", "word", "whitespace", "bpe", "unigram"] = "same"
-    size: int = _opt(8000, min=0)  # bpe/unigram: pieces of the model (>= 8); else most entries; 0 = all
-    min_freq: int = _opt(1, min=1)  # char/word/whitespace: rarer tokens become <unk>
-    character_coverage: float = _opt(1.0, min=0.9, max=1.0)  # bpe/unigram
+    size: int = bounded(8000, min=0)  # bpe/unigram: pieces of the model (>= 8); else most entries; 0 = all
+    min_freq: int = bounded(1, min=1)  # char/word/whitespace: rarer tokens become <unk>
+    character_coverage: float = bounded(1.0, min=0.9, max=1.0)  # bpe/unigram
     byte_fallback: bool = False  # bpe/unigram: unseen characters as UTF-8 byte pieces, not <unk>
-    input_sentence_size: int = _opt(200_000, min=1)  # bpe/unigram: sentences sampled to train on
+    input_sentence_size: int = bounded(200_000, min=1)  # bpe/unigram: sentences sampled to train on
     lowercase: bool = False
     normalize: Literal["nfkc", "none"] = "nfkc"  # Unicode NFKC (sentencepiece: its nmt_nfkc rules)
     joint: bool = False  # one vocabulary for both sides (model.share_embeddings needs it)
@@ -65,9 +65,9 @@ class CleanConfig:
     """Which training pairs `preprocess` keeps; every dropped pair is counted in the manifest."""
 
     strip: bool = True  # strip surrounding whitespace (pairs with an empty side are always dropped)
-    max_src_length: int = _opt(0, min=0)  # most source tokens; 0 = no limit
-    max_tgt_length: int = _opt(0, min=0)  # most target tokens; 0 = no limit
-    max_length_ratio: float = _opt(0.0, min=0.0)  # longer side at most ratio x the shorter; 0 = off
+    max_src_length: int = bounded(0, min=0)  # most source tokens; 0 = no limit
+    max_tgt_length: int = bounded(0, min=0)  # most target tokens; 0 = no limit
+    max_length_ratio: float = bounded(0.0, min=0.0)  # longer side at most ratio x the shorter; 0 = off
 
 
 @dataclass
@@ -79,8 +79,8 @@ class EmbeddingsConfig:
     format: Literal["auto", "word2vec", "word2vec_binary", "glove", "fasttext"] = "auto"
     case_insensitive: bool = False  # look up the lowercased token when the exact one is missing
     train: Literal["none", "word2vec", "fasttext"] = "none"  # for sides without a file
-    epochs: int = _opt(5, min=1)  # training passes of word2vec / fasttext
-    window: int = _opt(5, min=1)  # context window of word2vec / fasttext
+    epochs: int = bounded(5, min=1)  # training passes of word2vec / fasttext
+    window: int = bounded(5, min=1)  # context window of word2vec / fasttext
     freeze: bool = False  # keep the initial embeddings fixed during training
 
     def wanted(self, side: str) -> bool:
@@ -89,23 +89,26 @@ class EmbeddingsConfig:
 
 @dataclass
 class ModelConfig:
-    embedding_dim: int = _opt(256, min=1)  # source and target embeddings (not shared)
+    type: Literal["rnn", "ntm"] = "rnn"  # ntm: the decoder's recurrence is a Neural Turing Machine
+    embedding_dim: int = bounded(256, min=1)  # source and target embeddings (not shared)
     encoder_cell: Literal["lstm", "gru", "rnn"] = "lstm"  # rnn: the plain (Elman) recurrence
     encoder_bidirectional: bool = True
-    encoder_units: int = _opt(256, min=1)  # per direction
-    encoder_layers: int = _opt(1, min=1)
+    encoder_units: int = bounded(256, min=1)  # per direction
+    encoder_layers: int = bounded(1, min=1)
     encoder_residual: bool = False  # add each layer's input to its output, from layer 2 on
     bridge: Literal["copy", "dense", "zero"] = "copy"  # decoder's initial state from the encoder's
     decoder_cell: Literal["lstm", "gru", "rnn"] = "lstm"
-    decoder_units: int = _opt(512, min=1)
-    decoder_layers: int = _opt(1, min=1)
+    decoder_units: int = bounded(512, min=1)
+    decoder_layers: int = bounded(1, min=1)
     attention: Literal["luong_general", "luong_dot", "luong_concat", "bahdanau", "none"] = "luong_general"
     input_feeding: bool = True  # feed the previous attentional output into the decoder RNN
-    attention_dropout: float = _opt(0.0, min=0.0, max=0.95)  # on the attention weights
+    attention_dropout: float = bounded(0.0, min=0.0, max=0.95)  # on the attention weights
     tie_embeddings: bool = False  # output projection = target embeddings (needs decoder_units == embedding_dim)
     share_embeddings: bool = False  # source and target embeddings are one table (needs vocab.joint)
-    dropout: float = _opt(0.3, min=0.0, max=0.95)  # embeddings, between layers, attentional output
-    init_range: float = _opt(0.1, min=0.0)  # weights start uniform in [-init_range, init_range]
+    dropout: float = bounded(0.3, min=0.0, max=0.95)  # embeddings, between layers, attentional output
+    init_range: float = bounded(0.1, min=0.0)  # weights start uniform in [-init_range, init_range]
+    memory_size: int = bounded(128, min=1)  # ntm: memory rows N
+    memory_width: int = bounded(64, min=1)  # ntm: numbers per row M
 
     @property
     def encoder_output_dim(self) -> int:
@@ -115,28 +118,28 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     model_dir: str = "runs/model"
-    batch_size: int = _opt(64, min=1)  # sentences per batch (when batch_tokens is 0)
-    batch_tokens: int = _opt(0, min=0)  # > 0: batches of at most this many padded tokens instead
-    epochs: int = _opt(10, min=1)
-    max_minutes: float = _opt(0.0, min=0.0)  # wall-clock budget of the whole command; 0 = none
+    batch_size: int = bounded(64, min=1)  # sentences per batch (when batch_tokens is 0)
+    batch_tokens: int = bounded(0, min=0)  # > 0: batches of at most this many padded tokens instead
+    epochs: int = bounded(10, min=1)
+    max_minutes: float = bounded(0.0, min=0.0)  # wall-clock budget of the whole command; 0 = none
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
-    learning_rate: float = _opt(1e-3, min=0.0)  # the peak rate of the schedule
+    learning_rate: float = bounded(1e-3, min=0.0)  # the peak rate of the schedule
     lr_schedule: Literal["constant", "exponential", "plateau", "inverse_sqrt"] = "constant"
-    warmup_steps: int = _opt(0, min=0)  # linear warm-up from 0 (inverse_sqrt needs it)
-    decay_rate: float = _opt(0.5, min=0.0, max=1.0)  # exponential: per decay_steps; plateau: per plateau
-    decay_steps: int = _opt(1000, min=1)  # exponential schedule's period
-    plateau_patience: int = _opt(1, min=1)  # plateau: validations without improvement before decaying
-    min_learning_rate: float = _opt(0.0, min=0.0)  # no schedule goes below this
-    weight_decay: float = _opt(0.0, min=0.0)  # decoupled weight decay (adamw's; any optimizer)
-    momentum: float = _opt(0.0, min=0.0, max=1.0)  # sgd and rmsprop
-    label_smoothing: float = _opt(0.1, min=0.0, max=0.99)
-    clip_norm: float = _opt(5.0, min=0.0)  # global gradient-norm clip; 0 disables it
-    clip_value: float = _opt(0.0, min=0.0)  # clip each gradient element instead; 0 disables it
-    valid_every: int = _opt(0, min=0)  # steps between validations; 0 = at each epoch end
+    warmup_steps: int = bounded(0, min=0)  # linear warm-up from 0 (inverse_sqrt needs it)
+    decay_rate: float = bounded(0.5, min=0.0, max=1.0)  # exponential: per decay_steps; plateau: per plateau
+    decay_steps: int = bounded(1000, min=1)  # exponential schedule's period
+    plateau_patience: int = bounded(1, min=1)  # plateau: validations without improvement before decaying
+    min_learning_rate: float = bounded(0.0, min=0.0)  # no schedule goes below this
+    weight_decay: float = bounded(0.0, min=0.0)  # decoupled weight decay (adamw's; any optimizer)
+    momentum: float = bounded(0.0, min=0.0, max=1.0)  # sgd and rmsprop
+    label_smoothing: float = bounded(0.1, min=0.0, max=0.99)
+    clip_norm: float = bounded(5.0, min=0.0)  # global gradient-norm clip; 0 disables it
+    clip_value: float = bounded(0.0, min=0.0)  # clip each gradient element instead; 0 disables it
+    valid_every: int = bounded(0, min=0)  # steps between validations; 0 = at each epoch end
     valid_metric: Literal["loss", "bleu", "chrf"] = "loss"  # picks the best model; early stopping
-    patience: int = _opt(0, min=0)  # stop after this many validations without improvement; 0 = never
-    checkpoint_every: int = _opt(0, min=0)  # steps between checkpoints (also at validations, epoch ends)
-    keep_checkpoints: int = _opt(1, min=1)  # training checkpoints kept (resume; nmtkit average)
+    patience: int = bounded(0, min=0)  # stop after this many validations without improvement; 0 = never
+    checkpoint_every: int = bounded(0, min=0)  # steps between checkpoints (also at validations, epoch ends)
+    keep_checkpoints: int = bounded(1, min=1)  # training checkpoints kept (resume; nmtkit average)
     precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
     device: Literal["auto", "cpu", "gpu"] = "auto"  # auto: every visible GPU, else the CPU
     seed: int = 1234
@@ -144,14 +147,14 @@ class TrainConfig:
 
 @dataclass
 class TranslateConfig:
-    beam_size: int = _opt(5, min=1)  # 1 = greedy search
-    batch_size: int = _opt(128, min=1)  # sentences per search batch
-    max_length: int = _opt(100, min=1)  # most output tokens before the end of sentence
-    max_length_ratio: float = _opt(0.0, min=0.0)  # also at most ratio x source tokens; 0 = off
-    min_length: int = _opt(0, min=0)  # fewest output tokens before the end of sentence
-    length_penalty: float = _opt(0.0, min=0.0)  # GNMT alpha: rank by log P / lp(length); 0 = off
-    coverage_penalty: float = _opt(0.0, min=0.0)  # GNMT beta: reward attending every source token
-    block_ngram_repeat: int = _opt(0, min=0)  # n > 0: no n-gram twice in an output; 0 = off
+    beam_size: int = bounded(5, min=1)  # 1 = greedy search
+    batch_size: int = bounded(128, min=1)  # sentences per search batch
+    max_length: int = bounded(100, min=1)  # most output tokens before the end of sentence
+    max_length_ratio: float = bounded(0.0, min=0.0)  # also at most ratio x source tokens; 0 = off
+    min_length: int = bounded(0, min=0)  # fewest output tokens before the end of sentence
+    length_penalty: float = bounded(0.0, min=0.0)  # GNMT alpha: rank by log P / lp(length); 0 = off
+    coverage_penalty: float = bounded(0.0, min=0.0)  # GNMT beta: reward attending every source token
+    block_ngram_repeat: int = bounded(0, min=0)  # n > 0: no n-gram twice in an output; 0 = off
     replace_unk: bool = False  # replace <unk> outputs by the most-attended source piece
     precision: Literal["float32", "bfloat16"] = "float32"  # bfloat16: faster, slightly less exact
 
@@ -172,6 +175,11 @@ class Recipe:
 
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
     """Read a recipe file, apply `section.key=value` overrides, and validate the result."""
+    return recipe_from_dict(read_recipe(path, overrides), source=str(path))
+
+
+def read_recipe(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
+    """A recipe file's sections as a mapping, `section.key=value` overrides applied."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -190,11 +198,11 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
         raise RecipeError(f"{path}: a recipe is a mapping of sections (data, model, ...)")
     for override in overrides:
         _apply_override(raw, override)
-    return recipe_from_dict(raw, source=str(path))
+    return raw
 
 
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
-    recipe = _build(Recipe, raw, prefix="", source=source)
+    recipe = build_section(Recipe, raw, prefix="", source=source)
     _check_model_shapes(recipe.model, source)
     _check_vocab(recipe, source)
     _check_training(recipe.train, source)
@@ -215,7 +223,8 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
         raw[section][name] = value
 
 
-def _build(cls: type, raw: Any, prefix: str, source: str) -> Any:
+def build_section(cls: type, raw: Any, prefix: str, source: str) -> Any:
+    """`raw` checked against the dataclass `cls` (keys, types, ranges) and built into one."""
     where = prefix.rstrip(".") or "recipe"
     if raw is None:
         raw = {}
@@ -233,7 +242,7 @@ def _build(cls: type, raw: Any, prefix: str, source: str) -> Any:
         key = f"{prefix}{name}"
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, value, f"{key}.", source)
+            values[name] = build_section(hint, value, f"{key}.", source)
         else:
             values[name] = _check_value(key, hint, fields[name].metadata, value, source)
     return cls(**values)
@@ -305,6 +314,9 @@ def _check_model_shapes(model: ModelConfig, source: str) -> None:
     if model.attention == "none" and model.input_feeding:
         raise bad("model.input_feeding feeds the attentional output back: it needs attention "
                   "(set model.input_feeding=false with model.attention=none)")
+    if model.type == "ntm" and (model.decoder_cell != "lstm" or model.decoder_layers != 1):
+        raise bad("model.type ntm has one NTM with an LSTM controller as its decoder: it needs "
+                  "model.decoder_cell=lstm and model.decoder_layers=1")
     if model.tie_embeddings and model.decoder_units != model.embedding_dim:
         raise bad(f"model.tie_embeddings needs model.decoder_units ({model.decoder_units}) equal to "
                   f"model.embedding_dim ({model.embedding_dim})")

@@ -79,10 +79,21 @@ def test_dump_round_trips():
     assert recipe_from_dict(yaml.safe_load(dump_recipe(recipe))) == recipe
 
 
-def test_shipped_recipes_load():
+def test_shipped_recipes_load_and_the_commented_ones_show_every_key():
+    import dataclasses
     from pathlib import Path
+
+    from nmtkit.config import read_recipe
+    from nmtkit.task_config import TaskRecipe, is_task_recipe, task_recipe_from_dict
 
     recipes = sorted(Path(__file__).parent.parent.glob("recipes/*.yaml"))
     assert len(recipes) >= 3
     for path in recipes:
-        load_recipe(path)
+        raw = read_recipe(path)
+        kind = TaskRecipe if is_task_recipe(raw) else Recipe
+        task_recipe_from_dict(raw, str(path)) if kind is TaskRecipe else load_recipe(path)
+        if "Every key is shown" in path.read_text(encoding="utf-8"):
+            for section in dataclasses.fields(kind):
+                shown = set(raw.get(section.name) or {})
+                missing = [f.name for f in dataclasses.fields(section.default_factory) if f.name not in shown]
+                assert not missing, f"{path.name}: {section.name} lacks {missing}"

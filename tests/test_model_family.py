@@ -19,15 +19,19 @@ ATTENTIONS = ("none", "luong_dot", "luong_general", "luong_concat", "bahdanau")
 # 2-layer unidirectional residual stack (the other two shapes add no code path; a 2-layer
 # bidirectional encoder is built in test_bridges_between_cells_and_depths).
 COMBINATIONS = [
-    (cell, bi, attention, feeding, layers)
+    ("rnn", cell, bi, attention, feeding, layers)
     for cell, (bi, layers), attention, feeding in itertools.product(
         ("lstm", "gru", "rnn"), ((True, 1), (False, 2)), ATTENTIONS, (True, False))
     if not (attention == "none" and feeding)  # input feeding needs attention (a recipe error)
+] + [  # the NTM decoder: one LSTM-controlled NTM, with and without attention and input feeding
+    ("ntm", "lstm", True, attention, feeding, 1)
+    for attention, feeding in (("none", False), ("luong_general", True), ("bahdanau", False))
 ]
 
 
-def config_for(cell, bi, attention, feeding, layers, **extra):
+def config_for(cell, bi, attention, feeding, layers, model_type="rnn", **extra):
     return ModelConfig(
+        type=model_type, memory_size=6, memory_width=5,
         embedding_dim=8, encoder_cell=cell, encoder_bidirectional=bi, encoder_units=6 if bi else 12,
         encoder_layers=layers, encoder_residual=layers > 1, decoder_cell=cell, decoder_units=12,
         decoder_layers=layers, attention=attention, input_feeding=feeding, dropout=0.0, **extra)
@@ -48,11 +52,11 @@ def loss_of(logits, tgt_out):
     return tf.reduce_sum(losses) / tf.reduce_sum(mask)
 
 
-@pytest.mark.parametrize("cell, bi, attention, feeding, layers", COMBINATIONS)
-def test_every_combination_learns_steps_and_reloads(cell, bi, attention, feeding, layers, tmp_path):
+@pytest.mark.parametrize("model_type, cell, bi, attention, feeding, layers", COMBINATIONS)
+def test_every_combination_learns_steps_and_reloads(model_type, cell, bi, attention, feeding, layers, tmp_path):
     keras.utils.set_random_seed(0)  # the same initial weights whichever tests ran before
     rng = np.random.default_rng(0)
-    model = build_model(config_for(cell, bi, attention, feeding, layers), 12, 12)
+    model = build_model(config_for(cell, bi, attention, feeding, layers, model_type), 12, 12)
     src, tgt_in, tgt_out = copy_task(rng)
 
     optimizer = keras.optimizers.Adam(0.03)

@@ -13,6 +13,7 @@ from nmtkit.models.bridge import Bridge
 from nmtkit.models.decoder import RecurrentDecoder
 from nmtkit.models.encoder import RecurrentEncoder
 from nmtkit.models.noise import DropoutNoise
+from nmtkit.models.ntm_decoder import MemoryWriter, NTMDecoder
 
 
 class Seq2Seq(keras.Model):
@@ -37,19 +38,34 @@ class Seq2Seq(keras.Model):
         )
         self.bridge = Bridge(config.bridge, config.decoder_cell, config.decoder_units,
                              config.decoder_layers, init, dtype=dtype, name="bridge")
-        self.decoder = RecurrentDecoder(
-            tgt_vocab_size, config.embedding_dim, config.decoder_cell, config.decoder_units,
-            config.decoder_layers, config.encoder_output_dim, config.attention,
-            config.input_feeding, config.attention_dropout, config.dropout,
-            config.tie_embeddings, init, noise=self.noise, dtype=dtype, name="decoder",
-            embedding=self.encoder.embedding if config.share_embeddings else None,
-        )
+        shared = self.encoder.embedding if config.share_embeddings else None
+        self.writer = None
+        if config.type == "ntm":
+            self.writer = MemoryWriter(config.encoder_output_dim, config.memory_size, config.memory_width,
+                                       name="writer")
+            self.decoder = NTMDecoder(
+                tgt_vocab_size, config.embedding_dim, config.decoder_units, config.encoder_output_dim,
+                config.memory_size, config.memory_width, config.attention, config.input_feeding,
+                config.attention_dropout, config.dropout, config.tie_embeddings, init, noise=self.noise,
+                dtype=dtype, name="decoder", embedding=shared,
+            )
+        else:
+            self.decoder = RecurrentDecoder(
+                tgt_vocab_size, config.embedding_dim, config.decoder_cell, config.decoder_units,
+                config.decoder_layers, config.encoder_output_dim, config.attention,
+                config.input_feeding, config.attention_dropout, config.dropout,
+                config.tie_embeddings, init, noise=self.noise, dtype=dtype, name="decoder", embedding=shared,
+            )
 
     def encode(self, src, training=False):
         """src [batch, src_len] -> (decoder initial state, memory, mask)."""
         outputs, mask, states = self.encoder(src, training=training)
-        return (self.decoder.initial_state(self.bridge(states)),
-                self.decoder.prepare_memory(outputs), mask)
+        initial = self.bridge(states)
+        if self.writer is not None:
+            state = self.decoder.initial_state(initial, self.writer(outputs, mask))
+        else:
+            state = self.decoder.initial_state(initial)
+        return state, self.decoder.prepare_memory(outputs), mask
 
     def step_function(self):
         return self.decoder.step_function()
@@ -73,11 +89,17 @@ class Seq2Seq(keras.Model):
             "encoder RNN": count(v for rnn in self.encoder.rnns for v in rnn.weights),
             "bridge": count(self.bridge.weights),
             "target embedding": 0 if self.config.share_embeddings else count(dec.embedding.weights),
-            "decoder RNN": count(v for rnn in dec.rnns for v in rnn.weights),
-            "attention": count(dec.attention.weights) if dec.attention else 0,
-            "attentional output": count([dec.combine_kernel]) if dec.attention else 0,
-            "output layer": count([dec.output_bias] + ([] if dec.tie_embeddings else [dec.output_kernel])),
         }
+        if self.writer is not None:
+            parts["memory writer NTM"] = count(self.writer.weights)
+            parts["decoder NTM"] = count(dec.ntm.weights)
+        else:
+            parts["decoder RNN"] = count(v for rnn in dec.rnns for v in rnn.weights)
+        parts.update({
+            "attention": count(dec.attention.weights) if dec.attention else 0,
+            "attentional output": count([dec.combine_kernel]) if dec.attention or self.writer else 0,
+            "output layer": count([dec.output_bias] + ([] if dec.tie_embeddings else [dec.output_kernel])),
+        })
         return parts
 
     def start_embeddings(self, tables: dict, freeze: bool) -> None:

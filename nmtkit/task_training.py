@@ -1,0 +1,164 @@
+"""Training and evaluating models on the algorithmic tasks (nmtkit.data.algorithmic).
+
+Costs are in bits per sequence, as Graves et al. report them: the binary cross-entropy of the
+judged outputs in base 2, summed over a sequence. Bit errors count the judged output bits that
+are wrong after rounding the predicted probabilities.
+
+A model directory holds recipe.yaml, model.weights.h5, metrics.jsonl (one record per
+`train.log_every` sequences) and manifest.json; it is written under a temporary name and renamed
+when training ends (also on Ctrl-C, with what was learned so far).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+import yaml
+
+from nmtkit.atomic import atomic_dir
+from nmtkit.data.algorithmic import AlgorithmicTask, Batch
+from nmtkit.errors import ModelDirError, TrainingDiverged
+from nmtkit.models.memory_task import build_task_model
+from nmtkit.task_config import TaskRecipe, dump_task_recipe, task_recipe_from_dict
+
+WEIGHTS, RECIPE, METRICS, MANIFEST = "model.weights.h5", "recipe.yaml", "metrics.jsonl", "manifest.json"
+
+
+def make_task(recipe: TaskRecipe) -> AlgorithmicTask:
+    t = recipe.task
+    return AlgorithmicTask(t.name, t.bits, t.min_repeats, t.max_repeats, t.item_length)
+
+
+def build(recipe: TaskRecipe) -> keras.Model:
+    task = make_task(recipe)
+    return build_task_model(recipe.model, task.input_width, task.output_width)
+
+
+def sequence_bits(logits, targets, mask):
+    """Bits per sequence [batch]: base-2 cross-entropy summed over the judged steps."""
+    nats = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+    return tf.reduce_sum(nats * mask[..., None], axis=[1, 2]) / math.log(2.0)
+
+
+def bit_errors(logits: np.ndarray, batch: Batch) -> np.ndarray:
+    """Wrong output bits per sequence [batch] (probability >= 0.5 read as 1)."""
+    wrong = (np.asarray(logits) >= 0.0) != (batch.targets >= 0.5)
+    return (wrong * batch.mask[..., None]).sum(axis=(1, 2))
+
+
+class TaskTrainer:
+    """One compiled training step over batches of any length."""
+
+    def __init__(self, model: keras.Model, recipe: TaskRecipe):
+        c = recipe.train
+        self.model = model
+        clip = {"global_clipnorm": c.clip_norm} if c.clip_norm else {}
+        if c.optimizer == "adam":
+            self.optimizer = keras.optimizers.Adam(c.learning_rate, **clip)
+        else:  # Graves et al.'s choice, with momentum 0.9
+            self.optimizer = keras.optimizers.RMSprop(c.learning_rate, momentum=0.9, **clip)
+        self.optimizer.build(model.trainable_variables)
+        width_in, width_out = model.input_shape[-1], model.output_shape[-1]
+        self.step = tf.function(self._step, input_signature=[
+            tf.TensorSpec((None, None, width_in), tf.float32),
+            tf.TensorSpec((None, None, width_out), tf.float32),
+            tf.TensorSpec((None, None), tf.float32)], reduce_retracing=True)
+
+    def _step(self, inputs, targets, mask):
+        with tf.GradientTape() as tape:
+            bits = tf.reduce_mean(sequence_bits(self.model(inputs, training=True), targets, mask))
+        gradients = tape.gradient(bits, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        return bits
+
+
+def train_task(recipe: TaskRecipe, overwrite: bool = False, progress=None) -> dict[str, Any]:
+    """Train `recipe`'s model on freshly generated batches; returns the manifest."""
+    c, t = recipe.train, recipe.task
+    keras.utils.set_random_seed(c.seed)
+    rng = np.random.default_rng(c.seed)
+    task = make_task(recipe)
+    model = build(recipe)
+    trainer = TaskTrainer(model, recipe)
+    metrics, window, seen, stopped_by = [], [], 0, "sequences"
+    started = time.monotonic()
+
+    def log() -> None:
+        metrics.append({"sequences": seen, "bits_per_sequence": float(np.mean(window)),
+                        "seconds": round(time.monotonic() - started, 1)})
+        window.clear()
+        if progress:
+            progress(metrics[-1])
+
+    with atomic_dir(c.model_dir, overwrite) as staging:
+        (staging / RECIPE).write_text(dump_task_recipe(recipe), encoding="utf-8")
+        try:
+            while seen < c.sequences:
+                if c.max_minutes and time.monotonic() - started > 60 * c.max_minutes:
+                    stopped_by = "time budget"
+                    break
+                batch = task.batch(rng, c.batch_size, int(rng.integers(t.min_length, t.max_length + 1)))
+                bits = float(trainer.step(batch.inputs, batch.targets, batch.mask))
+                if not math.isfinite(bits):
+                    raise TrainingDiverged(f"the training cost became {bits} after {seen} sequences; "
+                                           "nothing was written (try a lower train.learning_rate)")
+                seen += c.batch_size
+                window.append(bits)
+                if seen // c.log_every > (seen - c.batch_size) // c.log_every:
+                    log()
+        except KeyboardInterrupt:
+            stopped_by = "interrupted"
+        if window:  # the sequences since the last record
+            log()
+        manifest = {"task": t.name, "model": recipe.model.type, "parameters": model.count_params(),
+                    "sequences": seen, "seconds": round(time.monotonic() - started, 1),
+                    "stopped_by": stopped_by,
+                    "final_bits_per_sequence": metrics[-1]["bits_per_sequence"] if metrics else None}
+        model.save_weights(staging / WEIGHTS)
+        (staging / METRICS).write_text("".join(json.dumps(m) + "\n" for m in metrics), encoding="utf-8")
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def load_task_model(model_dir: str | Path) -> tuple[TaskRecipe, keras.Model]:
+    model_dir = Path(model_dir)
+    try:
+        raw = yaml.safe_load((model_dir / RECIPE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelDirError(f"{model_dir} is not a task model directory: no {RECIPE}") from None
+    recipe = task_recipe_from_dict(raw, source=str(model_dir / RECIPE))
+    model = build(recipe)
+    try:
+        model.load_weights(model_dir / WEIGHTS)
+    except (OSError, ValueError) as exc:
+        raise ModelDirError(f"{model_dir / WEIGHTS}: cannot load the weights ({exc})") from None
+    return recipe, model
+
+
+def evaluate(recipe: TaskRecipe, model: keras.Model, lengths: list[int], sequences: int = 100,
+             seed: int = 0, batch_size: int = 50) -> list[dict[str, Any]]:
+    """Per length: mean bit errors and cost (bits) per sequence, and the share of perfect
+    sequences, over `sequences` random sequences (the same ones for every model, by `seed`)."""
+    task = make_task(recipe)
+    predict = tf.function(lambda x: model(x, training=False),
+                          input_signature=[tf.TensorSpec((None, None, task.input_width), tf.float32)])
+    rows = []
+    for length in lengths:
+        rng = np.random.default_rng([seed, length])
+        errors, costs = [], []
+        for start in range(0, sequences, batch_size):
+            batch = task.batch(rng, min(batch_size, sequences - start), length)
+            logits = predict(tf.constant(batch.inputs))
+            errors.append(bit_errors(logits, batch))
+            costs.append(sequence_bits(logits, batch.targets, batch.mask).numpy())
+        errors, costs = np.concatenate(errors), np.concatenate(costs)
+        rows.append({"length": length, "bit_errors": float(errors.mean()), "bits": float(costs.mean()),
+                     "perfect": float((errors == 0).mean() * 100)})
+    return rows
