@@ -16,6 +16,7 @@ tests can check them against hand-computed values:
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 EPSILON = 1e-8
@@ -74,8 +75,9 @@ class NTMCell(keras.layers.Layer):
         output = [h_t; r_t]                 (a layer on top maps it to the task's outputs)
 
     Stability (Collier and Beel 2018, section 3): memory starts as a small constant (1e-6);
-    initial read vectors (tanh-bounded) and initial head weightings (softmax) are learned; head
-    activations are bounded as above; controller outputs are clipped; clip gradients in training.
+    initial read vectors (tanh-bounded) and initial head weightings (softmax, starting focused on
+    row 0) are learned; head activations are bounded as above; controller outputs are clipped;
+    clip gradients in training.
 
     Args:
         units: controller size.
@@ -126,8 +128,14 @@ class NTMCell(keras.layers.Layer):
         self.head_bias = self.add_weight((head_outputs,), "zeros", name="head_bias")
         self.initial_reads = self.add_weight((self.read_heads * self.memory_width,), "random_normal",
                                              name="initial_reads")
-        self.initial_weighting_logits = self.add_weight((self.heads * self.memory_size,), "random_normal",
-                                                        name="initial_weighting_logits")
+        # Every head starts focused on row 0 (softmax ~0.99 there). From a uniform start location
+        # addressing could never focus: shifting or sharpening a uniform weighting leaves it
+        # uniform, and on the constant initial memory content addressing is uniform too.
+        focus = np.zeros((self.heads, self.memory_size), np.float32)
+        focus[:, 0] = 10.0
+        self.initial_weighting_logits = self.add_weight(
+            (self.heads * self.memory_size,), keras.initializers.Constant(focus.reshape(-1)),
+            name="initial_weighting_logits")
         self.built = True
 
     def get_initial_state(self, batch_size=None):
@@ -138,8 +146,7 @@ class NTMCell(keras.layers.Layer):
         reads = tf.tanh(tf.cast(self.initial_reads, dtype))
         logits = tf.reshape(tf.cast(self.initial_weighting_logits, dtype), (self.heads, self.memory_size))
         weights = tf.reshape(tf.nn.softmax(logits, axis=-1), (-1,))
-        tile = lambda v: tf.tile(v[None, :], (batch_size, 1))  # noqa: E731
-        return controller + [memory, tile(reads), tile(weights)]
+        return controller + [memory] + [tf.tile(v[None, :], (batch_size, 1)) for v in (reads, weights)]
 
     def call(self, inputs, states, training=False):
         n, m = self.memory_size, self.memory_width
