@@ -1,13 +1,14 @@
 """BLEU effect of checkpoint averaging, length normalisation and beam size on Multi30k.
 
     .venv/bin/python bench/decoding_effects.py [--run runs/bench-multi30k-de-en] [--data DIR]
-                                               [--last 5] [--alphas 0,0.6,1.0] [--beams 5,10]
+                                               [--last 5] [--alphas 0,0.6,1.0] [--beams 5,10] [--val-only]
 
 RUN is what `bench/multi30k.sh` leaves (its model must keep checkpoints: run it with
 NMTKIT_SET="train.valid_every=250 train.keep_checkpoints=8"). The script writes RUN/averaged (the
 mean of the last K checkpoints, `nmtkit average`) and prints validation and test_2016_flickr
 BLEU / chrF (sacrebleu defaults) for the best-validation model and the averaged one at each beam
-size and length-penalty alpha. Choose settings on the validation columns only.
+size and length-penalty alpha. Choose settings on the validation columns only (`--val-only`
+leaves the test set alone).
 """
 
 from __future__ import annotations
@@ -50,14 +51,16 @@ def main() -> None:
     parser.add_argument("--last", type=int, default=5)
     parser.add_argument("--alphas", default="0,0.6,1.0")
     parser.add_argument("--beams", default="5,10")
+    parser.add_argument("--val-only", action="store_true",
+                        help="leave test_2016_flickr alone (while tuning: report test once, at the end)")
     args = parser.parse_args()
     run, data = Path(args.run), Path(args.data)
     averaged = run / "averaged"
     average_checkpoints(run / "model", averaged, args.last, overwrite=True)
-    sets = {name: (read(data, prefix, args.src), read(data, prefix, args.tgt))
-            for name, prefix in (("val", "val"), ("test", "test_2016_flickr"))}
+    splits = (("val", "val"),) if args.val_only else (("val", "val"), ("test", "test_2016_flickr"))
+    sets = {name: (read(data, prefix, args.src), read(data, prefix, args.tgt)) for name, prefix in splits}
     bleu, chrf = ScoreOptions().bleu(), CHRF()
-    print(f"{'model':<26} {'beam':>4} {'alpha':>5}  {'val BLEU/chrF':>14}  {'test BLEU/chrF':>14}")
+    print(f"{'model':<26} {'beam':>4} {'alpha':>5}  " + "  ".join(f"{name + ' BLEU/chrF':>14}" for name in sets))
     for label, model in (("best validation loss", run / "model"), (f"average of last {args.last}", averaged)):
         for beam in map(int, args.beams.split(",")):
             for alpha in map(float, args.alphas.split(",")):
@@ -66,7 +69,7 @@ def main() -> None:
                 for src, ref in sets.values():
                     hyps = [t.text for t in translator.translate(src)]
                     cells.append(f"{bleu.corpus_score(hyps, [ref]).score:5.2f} / {chrf.corpus_score(hyps, [ref]).score:5.2f}")
-                print(f"{label:<26} {beam:>4} {alpha:>5.2f}  {cells[0]:>14}  {cells[1]:>14}", flush=True)
+                print(f"{label:<26} {beam:>4} {alpha:>5.2f}  " + "  ".join(f"{c:>14}" for c in cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Train the best recipes from scratch and evaluate them on Multi30k: the mean of the last
+# train.keep_checkpoints checkpoints (`nmtkit average`), decoded with each recipe's beam size and
+# length penalty, on val and test_2016_flickr; prints BLEU, chrF and METEOR (sacrebleu, with
+# signatures), the training time and the path of the validation-curve PNG.
+#
+#   bench/quality.sh DATA_DIR [RECIPE]...
+#
+# DATA_DIR holds {train,val,test_2016_flickr}.{SRC,TGT}[.gz]; the recipes default to
+# recipes/multi30k-de-en-best.yaml and recipes/multi30k-en-de-best.yaml (each trains for at most
+# its train.max_minutes). Everything goes to runs/quality-RECIPE/. Extra recipe overrides can be
+# passed in NMTKIT_SET; NMTKIT_REUSE=1 evaluates an already trained runs/quality-RECIPE/model
+# again instead of training it.
+set -euo pipefail
+DATA=$(cd "${1:?usage: bench/quality.sh DATA_DIR [RECIPE]...}" && pwd)
+shift
+RECIPES=("$@")
+[ ${#RECIPES[@]} -gt 0 ] || RECIPES=(recipes/multi30k-de-en-best.yaml recipes/multi30k-en-de-best.yaml)
+cd "$(dirname "$0")/.."
+make --quiet install
+NMTKIT=.venv/bin/nmtkit
+
+for RECIPE in "${RECIPES[@]}"; do
+  RUN=runs/quality-$(basename "$RECIPE" .yaml)
+  mkdir -p "$RUN"
+  SETS=(--set "data.root=$DATA" --set "data.prepared=$RUN/data" --set "train.model_dir=$RUN/model")
+  for kv in ${NMTKIT_SET:-}; do SETS+=(--set "$kv"); done
+  if [ "${NMTKIT_REUSE:-0}" != 1 ] || [ ! -f "$RUN/model/manifest.json" ]; then
+    echo "== $RECIPE: preprocess and train" >&2
+    $NMTKIT preprocess "$RECIPE" "${SETS[@]}"
+    start=$(date +%s)
+    $NMTKIT train "$RECIPE" "${SETS[@]}" --overwrite 2> >(tee "$RUN/train.log" >&2)
+    echo $(( $(date +%s) - start )) > "$RUN/train.seconds"
+  fi
+  # The recipe (overrides included) says what to average and how to decode: its translate
+  # section can be tuned on val after training, so it is read here, not from the model.
+  read -r SRC TGT LAST BEAM ALPHA < <(.venv/bin/python -c 'import sys
+from nmtkit.config import load_recipe
+r = load_recipe(sys.argv[1], [kv for kv in sys.argv[2:] if kv != "--set"])
+print(r.data.src_lang, r.data.tgt_lang, r.train.keep_checkpoints, r.translate.beam_size, r.translate.length_penalty)
+' "$RECIPE" "${SETS[@]}")
+  MODEL=$RUN/model
+  if [ "$LAST" -gt 1 ]; then
+    $NMTKIT average "$RUN/model" --output "$RUN/averaged" --last "$LAST" --overwrite
+    MODEL=$RUN/averaged
+  fi
+  $NMTKIT plot "$RUN/model"
+  for split in val test_2016_flickr; do
+    gunzip -c -f "$DATA/$split.$SRC"* > "$RUN/$split.$SRC"
+    gunzip -c -f "$DATA/$split.$TGT"* > "$RUN/$split.$TGT"
+    $NMTKIT translate --model "$MODEL" --beam "$BEAM" --length-penalty "$ALPHA" \
+        < "$RUN/$split.$SRC" > "$RUN/$split.hyp.$TGT"
+    $NMTKIT score --json --ref "$RUN/$split.$TGT" "$RUN/$split.hyp.$TGT" > "$RUN/$split.score.json"
+  done
+
+  .venv/bin/python - "$RUN" "$MODEL" "$BEAM" "$ALPHA" <<'PY'
+import json, sys
+from pathlib import Path
+run, model, beam, alpha = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+manifest = json.loads((run / "model" / "manifest.json").read_text())
+t = manifest["training"]
+seconds = (run / "train.seconds").read_text().split()[0] if (run / "train.seconds").exists() else "?"
+print(f"{run.name}: {manifest['parameters']:,} parameters; {t['steps']} steps, {t['epochs']} epochs, "
+      f"{float(seconds) / 60:.1f} min training; best validation loss {t['best']['valid_loss']:.3f} "
+      f"at step {t['best']['step']}; evaluated: {model}, beam {beam}, length penalty {alpha}")
+for split in ("val", "test_2016_flickr"):
+    s = json.loads((run / f"{split}.score.json").read_text())
+    b = s["bleu"]
+    print(f"  {split:<16} BLEU {b['score']:.2f} chrF {s['chrf']['score']:.2f} METEOR {s['meteor']['score']:.2f} "
+          f"({'/'.join(f'{p:.1f}' for p in b['precisions'])}, BP {b['brevity_penalty']:.3f})")
+print(f"  BLEU signature: {b['signature']}")
+print(f"  chrF signature: {s['chrf']['signature']}")
+m = s["meteor"]
+print(f"  METEOR: {m['implementation']}; matchers {', '.join(m['matchers'])}; parameters {m['parameters']}")
+print(f"  validation curves: {run / 'model' / 'curves.png'}")
+PY
+done
