@@ -59,9 +59,10 @@ from pathlib import Path
 run, model, beam, alpha = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 manifest = json.loads((run / "model" / "manifest.json").read_text())
 t = manifest["training"]
-seconds = (run / "train.seconds").read_text().split()[0] if (run / "train.seconds").exists() else "?"
+timed = run / "train.seconds"  # written by this script's training step
+minutes = f"{float(timed.read_text()) / 60:.1f} min" if timed.exists() else "unknown time"
 print(f"{run.name}: {manifest['parameters']:,} parameters; {t['steps']} steps, {t['epochs']} epochs, "
-      f"{float(seconds) / 60:.1f} min training; best validation loss {t['best']['valid_loss']:.3f} "
+      f"{minutes} training; best validation loss {t['best']['valid_loss']:.3f} "
       f"at step {t['best']['step']}; evaluated: {model}, beam {beam}, length penalty {alpha}")
 for split in ("val", "test_2016_flickr"):
     s = json.loads((run / f"{split}.score.json").read_text())
