@@ -53,6 +53,12 @@ def test_sharpening_raises_to_gamma_and_renormalises():
     np.testing.assert_allclose(sharp, [2 / 3, 1 / 6, 1 / 6], rtol=1e-5)
 
 
+def test_sharpening_a_flat_weighting_with_a_huge_gamma_stays_finite():
+    flat = tf.fill((1, 1, 128), 1 / 128)
+    sharp = ntm.sharpen(flat, tf.constant([[[300.0]]]))[0, 0]
+    np.testing.assert_allclose(sharp, np.full(128, 1 / 128), rtol=1e-4)
+
+
 def test_interpolation_gate_chooses_between_content_and_previous():
     content, previous = tf.constant([[[1.0, 0.0]]]), tf.constant([[[0.0, 1.0]]])
     np.testing.assert_allclose(ntm.interpolate(content, previous, tf.constant([[[0.0]]]))[0, 0], [0, 1])

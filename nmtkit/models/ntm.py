@@ -44,9 +44,11 @@ def shift(weights, shifts):
 
 
 def sharpen(weights, gamma):
-    """weights [batch, heads, N], gamma [batch, heads, 1] >= 1 -> renormalised weights^gamma."""
-    powered = tf.pow(weights + EPSILON, gamma)
-    return powered / tf.reduce_sum(powered, axis=-1, keepdims=True)
+    """weights [batch, heads, N], gamma [batch, heads, 1] >= 1 -> renormalised weights^gamma.
+
+    Computed as softmax(gamma log w): w^gamma itself underflows to 0 in every row for a large
+    gamma (e.g. (1/128)^200), and 0 / 0 made a translation model's loss NaN."""
+    return tf.nn.softmax(gamma * tf.math.log(weights + EPSILON), axis=-1)
 
 
 def read(memory, weights):
