@@ -19,6 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from nmtkit.models.recurrence import cell_step
+
 EPSILON = 1e-8
 
 
@@ -174,11 +176,8 @@ class NTMCell(keras.layers.Layer):
 
     def _controller(self, x, state):
         z = tf.matmul(x, tf.cast(self.controller_kernel, x.dtype)) + tf.cast(self.controller_bias, x.dtype)
-        if self.controller == "lstm":
-            h, c = state
-            i, f, g, o = tf.split(z + tf.matmul(h, tf.cast(self.recurrent_kernel, x.dtype)), 4, axis=-1)
-            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-            h = tf.sigmoid(o) * tf.tanh(c)
+        if self.controller == "lstm":  # the same step arithmetic as the RNN models' LSTMs
+            h, c = cell_step("lstm", z, tuple(state), tf.cast(self.recurrent_kernel, x.dtype), None)
             state = [h, c]
         else:
             h = tf.tanh(z)
