@@ -11,7 +11,27 @@ from nmtkit.models.noise import DropoutNoise
 from nmtkit.models.recurrence import cell_step, input_bias, rnn_layer
 
 
-class RecurrentDecoder(keras.layers.Layer):
+class DecoderBase(keras.layers.Layer):
+    """What the decoders share around their recurrence: attention keys, the output projection
+    (optionally tied to the target embeddings), dropout, and `step` for one search step."""
+
+    def prepare_memory(self, values):
+        keys = self.attention.project_memory(values) if self.attention else values
+        return values, keys
+
+    def step(self, token, state, memory, mask):
+        """One search step (see `step_function`)."""
+        return self.step_function()(token, state, memory, mask)
+
+    def _output_weights(self, cast) -> dict:
+        kernel = tf.transpose(cast(self.embedding.embeddings)) if self.tie_embeddings else cast(self.output_kernel)
+        return {"output_kernel": kernel, "output_bias": cast(self.output_bias)}
+
+    def _dropout(self, x, training):
+        return self.noise(x, self.dropout) if training and self.dropout else x
+
+
+class RecurrentDecoder(DecoderBase):
     """Predicts target tokens one step at a time from the encoder outputs.
 
     At step t, with target embedding e_t, the top layer's state h_t and the previous
@@ -83,10 +103,6 @@ class RecurrentDecoder(keras.layers.Layer):
             rnn.build((None, None, first_input if i == 0 else self.units))
         self.built = True
 
-    def prepare_memory(self, values):
-        keys = self.attention.project_memory(values) if self.attention else values
-        return values, keys
-
     def initial_state(self, rnn_states):
         feed = tf.zeros_like(rnn_states[-1][0]) if self.input_feeding else ()
         return tuple(rnn_states), feed
@@ -113,10 +129,6 @@ class RecurrentDecoder(keras.layers.Layer):
             return tf.matmul(o, w["output_kernel"]) + w["output_bias"], state, attention
 
         return step
-
-    def step(self, token, state, memory, mask):
-        """One search step (see `step_function`)."""
-        return self.step_function()(token, state, memory, mask)
 
     def _run_whole_sequence(self, w, x, state, memory, mask, training):
         rnn_states, _ = state
@@ -184,18 +196,13 @@ class RecurrentDecoder(keras.layers.Layer):
         w = {"kernel": [cast(c.kernel) for c in cells],
              "recurrent": [cast(c.recurrent_kernel) for c in cells],
              "bias": [cast(c.bias) for c in cells],
-             "output_bias": cast(self.output_bias)}
+             **self._output_weights(cast)}
         w["first_embedding_kernel"] = w["kernel"][0][: self.embedding_dim]
         w["first_fed_kernel"] = w["kernel"][0][self.embedding_dim:]
         w["first_bias"] = input_bias(self.cell, w["bias"][0])
         if self.attention is not None:
             w["combine_kernel"] = cast(self.combine_kernel)
-        w["output_kernel"] = (tf.transpose(cast(self.embedding.embeddings)) if self.tie_embeddings
-                              else cast(self.output_kernel))
         return w
-
-    def _dropout(self, x, training):
-        return self.noise(x, self.dropout) if training and self.dropout else x
 
     def get_config(self):
         config = super().get_config()

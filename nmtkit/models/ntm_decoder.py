@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from nmtkit.models.attention import VARIANTS
+from nmtkit.models.decoder import DecoderBase
 from nmtkit.models.noise import DropoutNoise
 from nmtkit.models.ntm import NTMCell
 
@@ -40,7 +41,7 @@ class MemoryWriter(keras.layers.Layer):
         return config
 
 
-class NTMDecoder(keras.layers.Layer):
+class NTMDecoder(DecoderBase):
     """Predicts target tokens one step at a time with an NTM as its recurrence.
 
     At step t, with target embedding e_t and the previous attentional output o_{t-1}:
@@ -96,10 +97,6 @@ class NTMDecoder(keras.layers.Layer):
             self.embedding.build()
         self.built = True
 
-    def prepare_memory(self, values):
-        keys = self.attention.project_memory(values) if self.attention else values
-        return values, keys
-
     def initial_state(self, rnn_states, written):
         """rnn_states: the bridge's per-layer (h, c); written: MemoryWriter's memory."""
         h, c = (tf.cast(s, tf.float32) for s in rnn_states[0])
@@ -134,9 +131,6 @@ class NTMDecoder(keras.layers.Layer):
 
         return step
 
-    def step(self, token, state, memory, mask):
-        return self.step_function()(token, state, memory, mask)
-
     def _step(self, w, embedded, state, memory, mask, training):
         ntm_state, feed = state
         x = tf.concat([embedded, feed], -1) if self.input_feeding else embedded
@@ -157,12 +151,7 @@ class NTMDecoder(keras.layers.Layer):
         def cast(v):
             return tf.cast(v, self.compute_dtype)
 
-        return {"combine_kernel": cast(self.combine_kernel), "output_bias": cast(self.output_bias),
-                "output_kernel": (tf.transpose(cast(self.embedding.embeddings)) if self.tie_embeddings
-                                  else cast(self.output_kernel))}
-
-    def _dropout(self, x, training):
-        return self.noise(x, self.dropout) if training and self.dropout else x
+        return {"combine_kernel": cast(self.combine_kernel), **self._output_weights(cast)}
 
     def get_config(self):
         config = super().get_config()
