@@ -9,8 +9,9 @@
 # DATA_DIR holds {train,val,test_2016_flickr}.{SRC,TGT}[.gz]; the recipes default to
 # recipes/multi30k-de-en-best.yaml and recipes/multi30k-en-de-best.yaml (each trains for at most
 # its train.max_minutes). Everything goes to runs/quality-RECIPE/. Extra recipe overrides can be
-# passed in NMTKIT_SET; NMTKIT_REUSE=1 evaluates an already trained runs/quality-RECIPE/model
-# again instead of training it.
+# passed in NMTKIT_SET; NMTKIT_SEEDS="S1 S2 ..." trains one model per seed (runs/quality-RECIPE/
+# model-S, on the same preprocessed data) and evaluates their ensemble; NMTKIT_REUSE=1 evaluates
+# already trained models again instead of training them.
 set -euo pipefail
 DATA=$(cd "${1:?usage: bench/quality.sh DATA_DIR [RECIPE]...}" && pwd)
 shift
@@ -19,51 +20,64 @@ RECIPES=("$@")
 cd "$(dirname "$0")/.."
 make --quiet install
 NMTKIT=.venv/bin/nmtkit
+reusing() { [ "${NMTKIT_REUSE:-0}" = 1 ] && [ -f "$1" ]; }
 
 for RECIPE in "${RECIPES[@]}"; do
   RUN=runs/quality-$(basename "$RECIPE" .yaml)
   mkdir -p "$RUN"
-  SETS=(--set "data.root=$DATA" --set "data.prepared=$RUN/data" --set "train.model_dir=$RUN/model")
+  SETS=(--set "data.root=$DATA" --set "data.prepared=$RUN/data")
   for kv in ${NMTKIT_SET:-}; do SETS+=(--set "$kv"); done
-  if [ "${NMTKIT_REUSE:-0}" != 1 ] || [ ! -f "$RUN/model/manifest.json" ]; then
-    echo "== $RECIPE: preprocess and train" >&2
-    $NMTKIT preprocess "$RECIPE" "${SETS[@]}"
-    start=$(date +%s)
-    $NMTKIT train "$RECIPE" "${SETS[@]}" --overwrite 2> >(tee "$RUN/train.log" >&2)
-    echo $(( $(date +%s) - start )) > "$RUN/train.seconds"
-  fi
   # The recipe (overrides included) says what to average and how to decode: its translate
   # section can be tuned on val after training, so it is read here, not from the model.
-  read -r SRC TGT LAST BEAM ALPHA < <(.venv/bin/python -c 'import sys
+  read -r SRC TGT LAST BEAM ALPHA SEED < <(.venv/bin/python -c 'import sys
 from nmtkit.config import load_recipe
 r = load_recipe(sys.argv[1], [kv for kv in sys.argv[2:] if kv != "--set"])
-print(r.data.src_lang, r.data.tgt_lang, r.train.keep_checkpoints, r.translate.beam_size, r.translate.length_penalty)
+print(r.data.src_lang, r.data.tgt_lang, r.train.keep_checkpoints, r.translate.beam_size,
+      r.translate.length_penalty, r.train.seed)
 ' "$RECIPE" "${SETS[@]}")
-  MODEL=$RUN/model
-  if [ "$LAST" -gt 1 ]; then
-    $NMTKIT average "$RUN/model" --output "$RUN/averaged" --last "$LAST" --overwrite
-    MODEL=$RUN/averaged
-  fi
-  $NMTKIT plot "$RUN/model"
+  SEEDS=(${NMTKIT_SEEDS:-$SEED})
+  reusing "$RUN/data/manifest.json" || $NMTKIT preprocess "$RECIPE" "${SETS[@]}"
+
+  MODELS=()
+  for seed in "${SEEDS[@]}"; do
+    NAME=model; [ ${#SEEDS[@]} -eq 1 ] || NAME=model-$seed
+    if ! reusing "$RUN/$NAME/manifest.json"; then
+      echo "== $RECIPE: train $NAME (seed $seed)" >&2
+      start=$(date +%s)
+      $NMTKIT train "$RECIPE" "${SETS[@]}" --set "train.model_dir=$RUN/$NAME" \
+          --set "train.seed=$seed" --overwrite 2> >(tee "$RUN/$NAME.train.log" >&2)
+      echo $(( $(date +%s) - start )) > "$RUN/$NAME.train.seconds"
+    fi
+    $NMTKIT plot "$RUN/$NAME"
+    if [ "$LAST" -gt 1 ]; then
+      $NMTKIT average "$RUN/$NAME" --output "$RUN/$NAME.averaged" --last "$LAST" --overwrite
+      MODELS+=(--model "$RUN/$NAME.averaged")
+    else
+      MODELS+=(--model "$RUN/$NAME")
+    fi
+  done
+
   for split in val test_2016_flickr; do
     gunzip -c -f "$DATA/$split.$SRC"* > "$RUN/$split.$SRC"
     gunzip -c -f "$DATA/$split.$TGT"* > "$RUN/$split.$TGT"
-    $NMTKIT translate --model "$MODEL" --beam "$BEAM" --length-penalty "$ALPHA" \
+    $NMTKIT translate "${MODELS[@]}" --beam "$BEAM" --length-penalty "$ALPHA" \
         < "$RUN/$split.$SRC" > "$RUN/$split.hyp.$TGT"
     $NMTKIT score --json --ref "$RUN/$split.$TGT" "$RUN/$split.hyp.$TGT" > "$RUN/$split.score.json"
   done
 
-  .venv/bin/python - "$RUN" "$MODEL" "$BEAM" "$ALPHA" <<'PY'
+  .venv/bin/python - "$RUN" "$BEAM" "$ALPHA" "${MODELS[@]}" <<'PY'
 import json, sys
 from pathlib import Path
-run, model, beam, alpha = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
-manifest = json.loads((run / "model" / "manifest.json").read_text())
-t = manifest["training"]
-timed = run / "train.seconds"  # written by this script's training step
-minutes = f"{float(timed.read_text()) / 60:.1f} min" if timed.exists() else "unknown time"
-print(f"{run.name}: {manifest['parameters']:,} parameters; {t['steps']} steps, {t['epochs']} epochs, "
-      f"{minutes} training; best validation loss {t['best']['valid_loss']:.3f} "
-      f"at step {t['best']['step']}; evaluated: {model}, beam {beam}, length penalty {alpha}")
+run, beam, alpha, models = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[5::2]
+print(f"{run.name}: {len(models)} model(s), beam {beam}, length penalty {alpha}")
+for model in models:
+    trained = Path(model.removesuffix(".averaged"))
+    t = json.loads((trained / "manifest.json").read_text())["training"]
+    timed = Path(f"{trained}.train.seconds")  # written by this script's training step
+    minutes = f"{float(timed.read_text()) / 60:.1f} min" if timed.exists() else "unknown time"
+    print(f"  {model}: {t['steps']} steps, {t['epochs']} epochs, {minutes} training; best "
+          f"validation loss {t['best']['valid_loss']:.3f} at step {t['best']['step']}; "
+          f"validation curves: {trained / 'curves.png'}")
 for split in ("val", "test_2016_flickr"):
     s = json.loads((run / f"{split}.score.json").read_text())
     b = s["bleu"]
@@ -73,6 +87,5 @@ print(f"  BLEU signature: {b['signature']}")
 print(f"  chrF signature: {s['chrf']['signature']}")
 m = s["meteor"]
 print(f"  METEOR: {m['implementation']}; matchers {', '.join(m['matchers'])}; parameters {m['parameters']}")
-print(f"  validation curves: {run / 'model' / 'curves.png'}")
 PY
 done
