@@ -8,10 +8,11 @@
 #
 # DATA_DIR holds {train,val,test_2016_flickr}.{SRC,TGT}[.gz]; the recipes default to
 # recipes/multi30k-de-en-best.yaml and recipes/multi30k-en-de-best.yaml (each trains for at most
-# its train.max_minutes). Everything goes to runs/quality-RECIPE/. Extra recipe overrides can be
-# passed in NMTKIT_SET; NMTKIT_SEEDS="S1 S2 ..." trains one model per seed (runs/quality-RECIPE/
-# model-S, on the same preprocessed data) and evaluates their ensemble; NMTKIT_REUSE=1 evaluates
-# already trained models again instead of training them.
+# its train.max_minutes). Each recipe trains one model per seed in NMTKIT_SEEDS (default "1234
+# 4321": the best recipes are ensembles of two; NMTKIT_SEEDS=1234 trains a single model), all on the
+# same preprocessed data, and their ensemble is evaluated. Everything goes to
+# runs/quality-RECIPE/ (models in model-SEED/). Extra recipe overrides can be passed in NMTKIT_SET;
+# NMTKIT_REUSE=1 evaluates already trained models again instead of training them.
 set -euo pipefail
 DATA=$(cd "${1:?usage: bench/quality.sh DATA_DIR [RECIPE]...}" && pwd)
 shift
@@ -29,18 +30,16 @@ for RECIPE in "${RECIPES[@]}"; do
   for kv in ${NMTKIT_SET:-}; do SETS+=(--set "$kv"); done
   # The recipe (overrides included) says what to average and how to decode: its translate
   # section can be tuned on val after training, so it is read here, not from the model.
-  read -r SRC TGT LAST BEAM ALPHA SEED < <(.venv/bin/python -c 'import sys
+  read -r SRC TGT LAST BEAM ALPHA < <(.venv/bin/python -c 'import sys
 from nmtkit.config import load_recipe
 r = load_recipe(sys.argv[1], [kv for kv in sys.argv[2:] if kv != "--set"])
-print(r.data.src_lang, r.data.tgt_lang, r.train.keep_checkpoints, r.translate.beam_size,
-      r.translate.length_penalty, r.train.seed)
+print(r.data.src_lang, r.data.tgt_lang, r.train.keep_checkpoints, r.translate.beam_size, r.translate.length_penalty)
 ' "$RECIPE" "${SETS[@]}")
-  SEEDS=(${NMTKIT_SEEDS:-$SEED})
   reusing "$RUN/data/manifest.json" || $NMTKIT preprocess "$RECIPE" "${SETS[@]}"
 
   MODELS=()
-  for seed in "${SEEDS[@]}"; do
-    NAME=model; [ ${#SEEDS[@]} -eq 1 ] || NAME=model-$seed
+  for seed in ${NMTKIT_SEEDS:-1234 4321}; do
+    NAME=model-$seed
     if ! reusing "$RUN/$NAME/manifest.json"; then
       echo "== $RECIPE: train $NAME (seed $seed)" >&2
       start=$(date +%s)
