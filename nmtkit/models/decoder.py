@@ -23,7 +23,12 @@ class DecoderBase(keras.layers.Layer):
         """One search step (see `step_function`)."""
         return self.step_function()(token, state, memory, mask)
 
-    def _output_weights(self, cast) -> dict:
+    def _cast(self, v):
+        """A weight in the compute dtype (bfloat16 under a mixed-precision policy)."""
+        return tf.cast(v, self.compute_dtype)
+
+    def _output_weights(self) -> dict:
+        cast = self._cast
         kernel = tf.transpose(cast(self.embedding.embeddings)) if self.tie_embeddings else cast(self.output_kernel)
         return {"output_kernel": kernel, "output_bias": cast(self.output_bias)}
 
@@ -189,14 +194,12 @@ class RecurrentDecoder(DecoderBase):
 
     def _weights(self):
         """The weights in the compute dtype (bfloat16 under a mixed-precision policy)."""
-        def cast(v):
-            return tf.cast(v, self.compute_dtype)
-
+        cast = self._cast
         cells = [rnn.cell for rnn in self.rnns]
         w = {"kernel": [cast(c.kernel) for c in cells],
              "recurrent": [cast(c.recurrent_kernel) for c in cells],
              "bias": [cast(c.bias) for c in cells],
-             **self._output_weights(cast)}
+             **self._output_weights()}
         w["first_embedding_kernel"] = w["kernel"][0][: self.embedding_dim]
         w["first_fed_kernel"] = w["kernel"][0][self.embedding_dim:]
         w["first_bias"] = input_bias(self.cell, w["bias"][0])

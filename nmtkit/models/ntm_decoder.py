@@ -148,10 +148,7 @@ class NTMDecoder(DecoderBase):
         return o, (tuple(ntm_state), o if self.input_feeding else ()), weights
 
     def _weights(self):
-        def cast(v):
-            return tf.cast(v, self.compute_dtype)
-
-        return {"combine_kernel": cast(self.combine_kernel), **self._output_weights(cast)}
+        return {"combine_kernel": self._cast(self.combine_kernel), **self._output_weights()}
 
     def get_config(self):
         config = super().get_config()
