@@ -30,8 +30,18 @@ def native_stderr_to(path: str | Path = os.devnull) -> Iterator[None]:
 
 
 def import_tensorflow_quietly() -> None:
-    """Import TensorFlow once with its absl/cuda start-up chatter discarded."""
+    """Import TensorFlow once with its absl/cuda start-up chatter discarded, and without
+    matplotlib: Keras imports matplotlib.pyplot at start-up for its image-gallery helpers, which
+    nmtkit never calls, and that costs every command a second or so; nmtkit's own figures
+    import matplotlib when they draw (`nmtkit.figures`)."""
     if "tensorflow" in sys.modules:
         return
-    with native_stderr_to(os.devnull):
-        import tensorflow  # noqa: F401
+    hide = "matplotlib" not in sys.modules
+    if hide:
+        sys.modules["matplotlib"] = None  # `import matplotlib...` raises ImportError meanwhile
+    try:
+        with native_stderr_to(os.devnull):
+            import tensorflow  # noqa: F401
+    finally:
+        if hide and sys.modules.get("matplotlib", 0) is None:
+            del sys.modules["matplotlib"]
