@@ -87,7 +87,7 @@ class LoadedModel:
 def load_model_dir(path: str | Path, precision: str | None = None) -> LoadedModel:
     """The model directory's recipe, tokenizers, vocabularies and model with its weights.
 
-    `precision` ("float32" or "bfloat16") is the arithmetic of the model; default: the
+    `precision` ("auto", "float32" or "bfloat16") is the arithmetic of the model; default: the
     recipe's `translate.precision`.
     """
     path = Path(path)
@@ -103,9 +103,9 @@ def load_model_dir(path: str | Path, precision: str | None = None) -> LoadedMode
     tokenizers = load_pair(path)
 
     from nmtkit.models.seq2seq import build_model
+    from nmtkit.precision import search_policy
 
-    precision = precision or recipe.translate.precision
-    policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
+    policy = search_policy(precision or recipe.translate.precision)
     model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), policy)
     try:
         model.load_weights(path / WEIGHTS)

@@ -196,7 +196,8 @@ def translate(
     attention_plots: Optional[Path] = typer.Option(None, "--attention-plots",
                                                    help="Write attention heatmap PNGs to this folder."),
     plot_count: int = typer.Option(10, "--plot-count", min=1, help="How many sentences to plot."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="float32 | bfloat16 (faster)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="auto | float32 | bfloat16 (faster where "
+                                                                     "native; auto picks it there)."),
 ) -> None:
     """Translate stdin to stdout: one output line per input line, in order (blank stays blank)."""
     from nmtkit.data.textio import iter_decoded
@@ -204,8 +205,8 @@ def translate(
 
     if sample and (beam or 1) > 1:
         raise UsageError("--sample draws one translation per sentence: it does not combine with --beam > 1")
-    if precision not in (None, "float32", "bfloat16"):
-        raise UsageError(f"--precision must be float32 or bfloat16, got {precision!r}")
+    if precision not in (None, "auto", "float32", "bfloat16"):
+        raise UsageError(f"--precision must be auto, float32 or bfloat16, got {precision!r}")
     import_tensorflow_quietly()
     from nmtkit.translate import Sampling, Translator, translate_stream
 

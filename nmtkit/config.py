@@ -140,7 +140,8 @@ class TrainConfig:
     patience: int = bounded(0, min=0)  # stop after this many validations without improvement; 0 = never
     checkpoint_every: int = bounded(0, min=0)  # steps between checkpoints (also at validations, epoch ends)
     keep_checkpoints: int = bounded(1, min=1)  # training checkpoints kept (resume; nmtkit average)
-    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    # auto: mixed_bfloat16 where the hardware computes bfloat16 natively, else float32
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "float32"
     device: Literal["auto", "cpu", "gpu"] = "auto"  # auto: every visible GPU, else the CPU
     seed: int = 1234
 
@@ -156,7 +157,8 @@ class TranslateConfig:
     coverage_penalty: float = bounded(0.0, min=0.0)  # GNMT beta: reward attending every source token
     block_ngram_repeat: int = bounded(0, min=0)  # n > 0: no n-gram twice in an output; 0 = off
     replace_unk: bool = False  # replace <unk> outputs by the most-attended source piece
-    precision: Literal["float32", "bfloat16"] = "float32"  # bfloat16: faster, slightly less exact
+    # bfloat16: faster where native, slightly less exact; auto: bfloat16 where native, else float32
+    precision: Literal["auto", "float32", "bfloat16"] = "float32"
 
 
 @dataclass

@@ -1,0 +1,37 @@
+"""`precision: auto`: bfloat16 only where the hardware computes it natively."""
+
+import pytest
+
+from nmtkit import precision
+from nmtkit.config import recipe_from_dict
+from nmtkit.translate import Translator
+
+
+def test_cpu_flags_come_from_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n\nprocessor\t: 1\n")
+    assert {"avx2", "avx512_bf16"} <= precision.cpu_flags(info)
+    assert precision.cpu_flags(tmp_path / "missing") == set()
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_follows_the_hardware_and_explicit_choices_stand(monkeypatch, native):
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: native)
+    assert precision.training_policy("auto") == ("mixed_bfloat16" if native else "float32")
+    assert precision.search_policy("auto") == ("mixed_bfloat16" if native else "float32")
+    for explicit in ("float32", "mixed_bfloat16", "mixed_float16"):
+        assert precision.training_policy(explicit) == explicit
+    assert precision.search_policy("float32") == "float32"
+    assert precision.search_policy("bfloat16") == "mixed_bfloat16"
+
+
+def test_recipes_accept_auto():
+    recipe = recipe_from_dict({"train": {"precision": "auto"}, "translate": {"precision": "auto"}})
+    assert recipe.train.precision == recipe.translate.precision == "auto"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_translation_with_auto_builds_the_chosen_arithmetic(monkeypatch, trained_model, native):
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: native)
+    translator = Translator([trained_model], {"precision": "auto"})
+    assert translator.model.dtype_policy.name == ("mixed_bfloat16" if native else "float32")
