@@ -1,16 +1,20 @@
 """Translation speed of the reference model: greedy, beam 5 and beam 10 at batch sizes 1 to 128.
 
     .venv/bin/python bench/translate_speed.py [--model DIR] [--src FILE] [--ref FILE]
-                                              [--precision float32,bfloat16] [--beams 1,5,10]
-                                              [--batches 1,16,64,128]
+                                              [--precision auto,float32,bfloat16] [--beams 1,5,10]
+                                              [--batches 1,16,64,128] [--peer WORK]
 
 Defaults: the model and test_2016_flickr files that `bench/multi30k.sh DATA 25` leaves in
 runs/bench-multi30k-de-en. Each setting runs in a fresh process (so peak memory is its own):
 it loads the model, translates the first batch once to build the search graph, then times the
 translation of every line ("loop": what the peer's loop figure measures) and scores it (BLEU,
 sacrebleu defaults). Then the whole `nmtkit translate` command is timed for beam 5 at the
-recipe's batch size (128), imports and graph building included, with its peak memory. Peer
-figures (OpenNMT-py, batch 64): ../shared/docs/reference-figures.md.
+recipe's batch size (128), imports and graph building included, with its peak memory.
+
+Peer figures (OpenNMT-py, batch 64): by default those of ../shared/docs/reference-figures.md
+(measured on a 2-core Zen 4 EPYC); `--peer WORK` reads them from a run of
+../shared/peers/onmt/run_onmt_multi30k.sh on this machine (its WORK folder: three timed runs
+of each search, the median is shown), the comparison to make on any other CPU.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -26,10 +32,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "runs" / "bench-multi30k-de-en"
-PEER = {  # OpenNMT-py 3.5.1, reference recipe, batch 64, same kind of machine
-    (1, 64): "loop 323 sent/s; whole command 139 sent/s",
-    (5, 64): "loop 120 sent/s (1,523 tok/s); whole command 83 sent/s",
+PEER = {  # OpenNMT-py 3.5.1, reference recipe, batch 64, on a 2-core Zen 4 EPYC
+    1: {"loop": 3.1, "command": 7.2, "peak_mib": 500},
+    5: {"loop": 8.3, "command": 12.1, "peak_mib": 500},
 }
+
+
+def peer_on_this_machine(work: Path) -> dict:
+    """Per beam: median loop seconds (OpenNMT-py's "Total translation time"), whole-command
+    seconds and peak MiB (GNU time) over the peer script's three timed runs."""
+    found = {}
+    for beam in (1, 5):
+        runs = []
+        for folder in (work / "run", work / "run" / "rep2", work / "run" / "rep3"):
+            text = (folder / f"translate.beam{beam}.err").read_text(encoding="utf-8", errors="replace")
+            clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)[1]
+            runs.append({"loop": float(re.search(r"Total translation time \(s\): ([\d.]+)", text)[1]),
+                         "command": sum(float(x) * 60 ** i for i, x in enumerate(reversed(clock.split(":")))),
+                         "peak_mib": int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)[1]) / 1024})
+        found[beam] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    return found
 
 
 def measure_one(model: str, src: str, ref: str, beam: int, batch: int, precision: str) -> dict:
@@ -56,12 +78,13 @@ def measure_one(model: str, src: str, ref: str, beam: int, batch: int, precision
             "bleu": bleu, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def whole_command(model: str, src: str, precision: str) -> tuple[float, float]:
-    """Seconds and peak MiB of `nmtkit translate --beam 5` over `src` (GNU time's maximum RSS)."""
+def whole_command(model: str, src: str) -> tuple[float, float]:
+    """Seconds and peak MiB of `nmtkit translate --beam 5` over `src` (GNU time's maximum RSS),
+    with the model's own settings otherwise (the recipe's batch size and precision)."""
     began = time.perf_counter()
     with open(src, "rb") as stdin:
         done = subprocess.run(["/usr/bin/time", "-f", "%M", str(ROOT / ".venv" / "bin" / "nmtkit"), "translate",
-                               "--model", model, "--beam", "5", "--precision", precision],
+                               "--model", model, "--beam", "5"],
                               stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
     seconds = time.perf_counter() - began
     return seconds, int(done.stderr.strip().splitlines()[-1]) / 1024
@@ -75,6 +98,7 @@ def main() -> None:
     parser.add_argument("--precision", default="float32,bfloat16")
     parser.add_argument("--beams", default="1,5,10")
     parser.add_argument("--batches", default="1,16,64,128")
+    parser.add_argument("--peer", type=Path, help="the WORK folder of a peer run on this machine")
     parser.add_argument("--one", nargs=3, metavar=("BEAM", "BATCH", "PRECISION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -82,9 +106,15 @@ def main() -> None:
         print(json.dumps(measure_one(args.model, args.src, args.ref, beam, batch, precision)))
         return
 
-    print(f"model {args.model}; {args.src}; 2 threads of this CPU ({os.cpu_count()} cores)")
-    header = f"{'precision':<9} {'beam':>4} {'batch':>5} {'seconds':>8} {'sent/s':>7} {'tok/s':>7} {'BLEU':>6} {'peak MiB':>8}  peer"
-    print(header)
+    lines = len(Path(args.src).read_text(encoding="utf-8").splitlines())
+    peer = peer_on_this_machine(args.peer) if args.peer else PEER
+    print(f"model {args.model}; {args.src}; {os.cpu_count()} cores of this CPU")
+    for beam, p in peer.items():
+        print(f"peer ({args.peer or 'reference-figures.md, Zen 4'}), beam {beam}, batch 64: loop {p['loop']:.2f} s "
+              f"({lines / p['loop']:.0f} sent/s); whole command {p['command']:.2f} s ({lines / p['command']:.0f} "
+              f"sent/s); peak {p['peak_mib']:.0f} MiB")
+    print(f"{'precision':<9} {'beam':>4} {'batch':>5} {'seconds':>8} {'sent/s':>7} {'tok/s':>7} {'BLEU':>6} "
+          f"{'peak MiB':>8} {'x peer loop':>11}")
     for precision in args.precision.split(","):
         for beam in map(int, args.beams.split(",")):
             for batch in map(int, args.batches.split(",")):
@@ -95,12 +125,17 @@ def main() -> None:
                 r = json.loads(child.stdout.strip().splitlines()[-1])
                 print(f"{precision:<9} {beam:>4} {batch:>5} {r['seconds']:>8.2f} "
                       f"{r['sentences'] / r['seconds']:>7.0f} {r['tokens'] / r['seconds']:>7.0f} "
-                      f"{r['bleu']:>6.2f} {r['peak_mib']:>8.0f}  {PEER.get((beam, batch), '')}", flush=True)
-    for precision in args.precision.split(","):
-        seconds, peak = whole_command(args.model, args.src, precision)
-        lines = len(Path(args.src).read_text(encoding="utf-8").splitlines())
-        print(f"whole command, {precision}, beam 5, batch 128: {seconds:.2f} s ({lines / seconds:.0f} sent/s), "
-              f"peak {peak:.0f} MiB (peer: 12.1 s, 83 sent/s, about 500 MiB)", flush=True)
+                      f"{r['bleu']:>6.2f} {r['peak_mib']:>8.0f} {versus(peer, beam, r['seconds'], 'loop')}",
+                      flush=True)
+    seconds, peak = whole_command(args.model, args.src)
+    print(f"whole command (nmtkit translate --beam 5, the recipe's batch and precision): {seconds:.2f} s "
+          f"({lines / seconds:.0f} sent/s; {versus(peer, 5, seconds, 'command').strip()} the peer's), "
+          f"peak {peak:.0f} MiB", flush=True)
+
+
+def versus(peer: dict, beam: int, seconds: float, kind: str) -> str:
+    """How many times the peer's time (at the same beam) `seconds` is, as "2.05x"; "" if unknown."""
+    return f"{peer[beam][kind] / seconds:>10.2f}x" if beam in peer else ""
 
 
 if __name__ == "__main__":
