@@ -36,7 +36,7 @@ from nmtkit.config import load_recipe  # noqa: E402
 from nmtkit.data.batching import batches  # noqa: E402
 from nmtkit.data.prepared import load_split, load_vocabs  # noqa: E402
 from nmtkit.models.seq2seq import build_model  # noqa: E402
-from nmtkit.precision import training_policy  # noqa: E402
+from nmtkit.precision import dtype_policy  # noqa: E402
 from nmtkit.training import Trainer  # noqa: E402
 
 PEER_TOKENS_PER_S = 1876  # OpenNMT-py, reference recipe, same kind of machine (reference-figures.md)
@@ -76,7 +76,7 @@ def flops_per_step(model, src, tgt) -> float:
 def measure(recipe, overrides, data, steps: int, warmup: int):
     config = dataclasses.replace(recipe.model, **overrides)
     src_vocab, tgt_vocab = load_vocabs(data)
-    model = build_model(config, len(src_vocab), len(tgt_vocab), training_policy(recipe.train.precision))
+    model = build_model(config, len(src_vocab), len(tgt_vocab), dtype_policy(recipe.train.precision))
     trainer = Trainer(model, recipe.train)
     split = load_split(data, "train")
     stream = batches(split.src, split.tgt, recipe.train.batch_size, np.random.default_rng(0),
@@ -115,7 +115,7 @@ def main() -> None:
     peak = peak_flops()
     batching = (f"batches of up to {recipe.train.batch_tokens} tokens" if recipe.train.batch_tokens
                 else f"batch {recipe.train.batch_size}")
-    print(f"{training_policy(recipe.train.precision)}, {batching}, {args.steps} steps after "
+    print(f"{dtype_policy(recipe.train.precision)}, {batching}, {args.steps} steps after "
           f"{args.warmup} warm-up; fp32 peak {peak / 1e9:.0f} GFLOP/s; peer {PEER_TOKENS_PER_S:,} tok/s")
     print(f"{'variant':<48} {'params':>11} {'tgt tok/s':>10} {'x peer':>7} {'% peak':>7}")
     for name, model_overrides in VARIANTS.items():

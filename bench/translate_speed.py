@@ -125,17 +125,17 @@ def main() -> None:
                 r = json.loads(child.stdout.strip().splitlines()[-1])
                 print(f"{precision:<9} {beam:>4} {batch:>5} {r['seconds']:>8.2f} "
                       f"{r['sentences'] / r['seconds']:>7.0f} {r['tokens'] / r['seconds']:>7.0f} "
-                      f"{r['bleu']:>6.2f} {r['peak_mib']:>8.0f} {versus(peer, beam, r['seconds'], 'loop')}",
+                      f"{r['bleu']:>6.2f} {r['peak_mib']:>8.0f} {versus(peer, beam, r['seconds'], 'loop'):>11}",
                       flush=True)
     seconds, peak = whole_command(args.model, args.src)
     print(f"whole command (nmtkit translate --beam 5, the recipe's batch and precision): {seconds:.2f} s "
-          f"({lines / seconds:.0f} sent/s; {versus(peer, 5, seconds, 'command').strip()} the peer's), "
+          f"({lines / seconds:.0f} sent/s; {versus(peer, 5, seconds, 'command')} the peer's), "
           f"peak {peak:.0f} MiB", flush=True)
 
 
 def versus(peer: dict, beam: int, seconds: float, kind: str) -> str:
     """How many times the peer's time (at the same beam) `seconds` is, as "2.05x"; "" if unknown."""
-    return f"{peer[beam][kind] / seconds:>10.2f}x" if beam in peer else ""
+    return f"{peer[beam][kind] / seconds:.2f}x" if beam in peer else ""
 
 
 if __name__ == "__main__":

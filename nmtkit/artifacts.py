@@ -103,9 +103,9 @@ def load_model_dir(path: str | Path, precision: str | None = None) -> LoadedMode
     tokenizers = load_pair(path)
 
     from nmtkit.models.seq2seq import build_model
-    from nmtkit.precision import search_policy
+    from nmtkit.precision import dtype_policy
 
-    policy = search_policy(precision or recipe.translate.precision)
+    policy = dtype_policy(precision or recipe.translate.precision)
     model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), policy)
     try:
         model.load_weights(path / WEIGHTS)

@@ -34,7 +34,7 @@ from nmtkit.errors import RecipeError, TrainingDiverged
 from nmtkit.losses import token_losses
 from nmtkit.models.seq2seq import build_model
 from nmtkit.optimization import LearningRate, make_optimizer
-from nmtkit.precision import training_policy
+from nmtkit.precision import dtype_policy
 from nmtkit.progress import TrainingProgress
 from nmtkit.validation import HIGHER_IS_BETTER, Validator
 
@@ -127,7 +127,7 @@ def describe_model(recipe: Recipe) -> dict[str, int]:
     prepared = Path(recipe.data.prepared)
     read_manifest(prepared, "prepared data directory (run `nmtkit preprocess`)")
     src_vocab, tgt_vocab = load_vocabs(prepared)
-    model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), training_policy(recipe.train.precision))
+    model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), dtype_policy(recipe.train.precision))
     return {**model.parameters_by_part(), "total": model.count_params()}
 
 
@@ -158,7 +158,7 @@ def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
     tf.config.experimental.enable_op_determinism()  # a seed makes a CPU run repeatable
     tables = _initial_embeddings(recipe, prepared)
     with strategy.scope():
-        model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), training_policy(config.precision),
+        model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), dtype_policy(config.precision),
                             seed=config.seed)
         model.start_embeddings(tables, recipe.embeddings.freeze)
     trainer = Trainer(model, config, strategy)

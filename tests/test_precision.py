@@ -17,12 +17,10 @@ def test_cpu_flags_come_from_cpuinfo(tmp_path):
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_follows_the_hardware_and_explicit_choices_stand(monkeypatch, native):
     monkeypatch.setattr(precision, "native_bfloat16", lambda: native)
-    assert precision.training_policy("auto") == ("mixed_bfloat16" if native else "float32")
-    assert precision.search_policy("auto") == ("mixed_bfloat16" if native else "float32")
+    assert precision.dtype_policy("auto") == ("mixed_bfloat16" if native else "float32")
     for explicit in ("float32", "mixed_bfloat16", "mixed_float16"):
-        assert precision.training_policy(explicit) == explicit
-    assert precision.search_policy("float32") == "float32"
-    assert precision.search_policy("bfloat16") == "mixed_bfloat16"
+        assert precision.dtype_policy(explicit) == explicit
+    assert precision.dtype_policy("bfloat16") == "mixed_bfloat16"
 
 
 def test_recipes_accept_auto():
