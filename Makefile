@@ -24,8 +24,10 @@ demo: install
 	paste data/demo/test.txt $(DEMO)/test.hyp | head -n 5
 	$(BIN)/nmtkit score --ref data/demo/test.iso $(DEMO)/test.hyp
 
+# One pytest worker per core (at most 4: each holds its own TensorFlow, ~0.6 GB); a worker
+# that runs out of tests takes some of another's.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --numprocesses auto --maxprocesses 4 --dist worksteal
 
 # Multi30k into data/multi30k: downloaded, or copied with MULTI30K_FROM=folder.
 multi30k: install

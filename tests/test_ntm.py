@@ -185,7 +185,7 @@ def test_bad_task_recipes_are_one_line_errors(tmp_path, override, message):
 def test_the_ntm_translation_model_trains_and_translates_through_the_commands(tmp_path, dates_dir):
     recipe = write_recipe(tmp_path / "recipe.yaml", dates_dir, tmp_path / "run",
                           model={"type": "ntm", "memory_size": 16, "memory_width": 8},
-                          train={"epochs": 3})
+                          train={"epochs": 2})
     runner = CliRunner()
     for command in (["preprocess", str(recipe)], ["train", str(recipe)]):
         result = runner.invoke(app, command)
@@ -197,6 +197,6 @@ def test_the_ntm_translation_model_trains_and_translates_through_the_commands(tm
     assert result.exit_code == 0, result.output
     outputs = result.stdout.splitlines()
     assert len(outputs) == 40
-    # 3 epochs of 4,000 dates: most characters already right (an untrained model gets ~10%)
+    # 2 epochs of 4,000 dates: most characters already right (84% here; an untrained model gets ~10%)
     right = sum(a == b for out, ref in zip(outputs, references) for a, b in zip(out, ref))
     assert right / sum(map(len, references)) > 0.6, outputs[:5]

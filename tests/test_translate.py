@@ -130,7 +130,8 @@ def test_average_of_checkpoints(tiny_recipe, tmp_path):
     from nmtkit.preprocess import preprocess
     from nmtkit.training import train
 
-    recipe = load_recipe(tiny_recipe, ["train.epochs=3", "train.keep_checkpoints=2"])
+    # One epoch of 125 steps, checkpointed at each validation: steps 40, 80, 120 and 125.
+    recipe = load_recipe(tiny_recipe, ["train.valid_every=40", "train.keep_checkpoints=2"])
     preprocess(recipe)
     train(recipe)
     model_dir = tmp_path / "run" / "model"
