@@ -57,6 +57,7 @@ class Translator:
     """Search over one model, or an ensemble of models sharing tokenizer and vocabularies.
 
     `overrides` replace keys of the first model's recipe `translate` section (None = keep).
+    The search step is built from the weights once, here: they are fixed from then on.
     """
 
     def __init__(self, model_dirs: Sequence[str | Path], overrides: dict | None = None, n_best: int = 1,
@@ -92,12 +93,14 @@ class Translator:
         )
         self.options.check()
         self._batches_searched = 0
+        # Built once, outside the search graph: the weights stay fixed while translating.
+        self._step = self.model.step_function(fixed_weights=True)
         self._search = tf.function(self._search_batch, autograph=False, input_signature=[
             tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([2], tf.int32)])
 
     def _search_batch(self, src, seed) -> Hypotheses:
         state, memory, mask = self.model.encode(src)
-        return search(self.model.step_function(), state, memory, mask, BOS, EOS, self.options,
+        return search(self._step, state, memory, mask, BOS, EOS, self.options,
                       forbidden=(PAD, BOS), seed=seed)
 
     def translate(self, lines: Sequence[str]) -> list[Translation]:

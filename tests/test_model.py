@@ -1,8 +1,10 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from nmtkit.config import ModelConfig
 from nmtkit.data.vocab import BOS, PAD
+from nmtkit.models import decoder as decoder_module
 from nmtkit.models.attention import LuongGeneralAttention
 from nmtkit.models.seq2seq import build_model
 
@@ -50,16 +52,27 @@ def _inputs(rng):
     return src, tgt_in
 
 
-def test_step_reproduces_teacher_forcing(rng):
-    """The search step and the whole-sequence training loop compute the same thing."""
+@pytest.mark.parametrize("fixed_weights", [False, True])
+def test_step_reproduces_teacher_forcing(rng, fixed_weights):
+    """The search step (with fixed weights, as translation builds it: from the gate table) and
+    the whole-sequence training loop compute the same thing."""
     model = build_model(CONFIG, 20, 15)
     src, tgt_in = _inputs(rng)
     logits = model((src, tgt_in), training=False).numpy()
     state, memory, mask = model.encode(src)
+    step = model.step_function(fixed_weights)
     for t in range(tgt_in.shape[1]):
-        step_logits, state, attention = model.step(tf.constant(tgt_in[:, t]), state, memory, mask)
+        step_logits, state, attention = step(tf.constant(tgt_in[:, t]), state, memory, mask)
         np.testing.assert_allclose(step_logits, logits[:, t], rtol=1e-4, atol=1e-5)
         assert np.all(attention.numpy()[1, 4:] == 0.0)
+
+
+def test_the_gate_table_is_kept_only_within_its_size_limit(monkeypatch):
+    decoder = build_model(CONFIG, 20, 15).decoder
+    weights = decoder._weights()
+    assert decoder._gate_table(weights).shape == (15, 4 * 12)  # target vocabulary x LSTM gates
+    monkeypatch.setattr(decoder_module, "GATE_TABLE_BYTES", 15 * 4 * 12 * 4 - 1)  # float32: 1 byte short
+    assert decoder._gate_table(weights) is None
 
 
 def test_padding_does_not_change_the_output(rng):

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from nmtkit.artifacts import WEIGHTS, load_model_dir
 from nmtkit.data.textio import read_lines
 from nmtkit.data.vocab import UNK
 from nmtkit.translate import Translator, translate_stream
@@ -57,10 +58,14 @@ def test_ensembles_need_shared_vocabularies(trained_model, tmp_path):
                        2, "share the tokenizer and vocabularies")
 
 
-def test_unknown_outputs_are_replaced_by_the_most_attended_source_piece(trained_model, sources):
-    translator = Translator([trained_model], {"replace_unk": True, "beam_size": 1})
-    bias = translator.model.decoder.output_bias
-    bias.assign(bias.numpy() + 50.0 * np.eye(bias.shape[0])[UNK])  # the model now says <unk> first
+def test_unknown_outputs_are_replaced_by_the_most_attended_source_piece(trained_model, sources, tmp_path):
+    says_unk = tmp_path / "says-unk"  # a copy of the model that says <unk> first
+    shutil.copytree(trained_model, says_unk)
+    model = load_model_dir(says_unk).model
+    bias = model.decoder.output_bias
+    bias.assign(bias.numpy() + 50.0 * np.eye(bias.shape[0])[UNK])
+    model.save_weights(says_unk / WEIGHTS)
+    translator = Translator([says_unk], {"replace_unk": True, "beam_size": 1})
     for translation in translator.translate(sources[:5]):
         best = translation.candidates[0]
         assert best.pieces and set(best.pieces) <= set(translation.source)

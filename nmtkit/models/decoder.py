@@ -10,6 +10,10 @@ from nmtkit.models.attention import VARIANTS
 from nmtkit.models.noise import DropoutNoise
 from nmtkit.models.recurrence import cell_step, input_bias, rnn_layer
 
+# Largest embedding x input-kernel table a translating decoder keeps (35 MB for the reference
+# model's 4,274 targets x 2,048 gates); beyond it the memory is worth more than the products saved.
+GATE_TABLE_BYTES = 64 * 2**20
+
 
 class DecoderBase(keras.layers.Layer):
     """What the decoders share around their recurrence: attention keys, the output projection
@@ -122,18 +126,36 @@ class RecurrentDecoder(DecoderBase):
             attentional = self._run_whole_sequence(w, x, state, memory, mask, training)
         return tf.matmul(attentional, w["output_kernel"]) + w["output_bias"]
 
-    def step_function(self):
+    def step_function(self, fixed_weights: bool = False):
         """The search step, with the weights cast to the compute dtype once, outside the loop:
         step(token [batch], state, memory, mask) -> logits [batch, vocab], new state,
-        attention [batch, src_len]."""
+        attention [batch, src_len].
+
+        `fixed_weights` (translation, where this is called once outside the search graph, not
+        validation during training): the embedding's share of the first layer's input product
+        is computed once for the whole vocabulary and looked up per token, a tenth of a
+        reference-model step's arithmetic; not when that table would pass `GATE_TABLE_BYTES`.
+        """
         w = self._weights()
+        table = self._gate_table(w) if fixed_weights else None
 
         def step(token, state, memory, mask):
-            gates = tf.matmul(self.embedding(token), w["first_embedding_kernel"]) + w["first_bias"]
+            if table is None:
+                gates = tf.matmul(self.embedding(token), w["first_embedding_kernel"]) + w["first_bias"]
+            else:
+                gates = tf.gather(table, token)
             o, state, attention = self._step(w, gates, state, memory, mask, training=False)
             return tf.matmul(o, w["output_kernel"]) + w["output_bias"], state, attention
 
         return step
+
+    def _gate_table(self, w):
+        """[vocab, gates]: every target token's embedding times the first layer's input kernel,
+        plus its bias; None when the table would pass `GATE_TABLE_BYTES`."""
+        kernel = w["first_embedding_kernel"]
+        if self.vocab_size * kernel.shape[1] * kernel.dtype.size > GATE_TABLE_BYTES:
+            return None
+        return tf.matmul(self._cast(self.embedding.embeddings), kernel) + w["first_bias"]
 
     def _run_whole_sequence(self, w, x, state, memory, mask, training):
         rnn_states, _ = state

@@ -21,8 +21,8 @@ class Ensemble:
         states, memories, masks = zip(*encoded)
         return tuple(states), tuple(memories), masks[0]
 
-    def step_function(self):
-        steps = [model.step_function() for model in self.models]
+    def step_function(self, fixed_weights: bool = False):
+        steps = [model.step_function(fixed_weights) for model in self.models]
 
         def step(token, state, memory, mask):
             outputs = [s(token, st, mem, mask) for s, st, mem in zip(steps, state, memory)]

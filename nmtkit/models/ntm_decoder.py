@@ -120,9 +120,10 @@ class NTMDecoder(DecoderBase):
         attentional = tf.transpose(outputs.stack(), [1, 0, 2])
         return tf.matmul(attentional, w["output_kernel"]) + w["output_bias"]
 
-    def step_function(self):
+    def step_function(self, fixed_weights: bool = False):
         """step(token [batch], state, memory, mask) -> logits [batch, vocab], new state,
-        attention [batch, src_len] (zeros without attention)."""
+        attention [batch, src_len] (zeros without attention). `fixed_weights` changes nothing
+        here: the controller's input product is not separable from its memory reads."""
         w = self._weights()
 
         def step(token, state, memory, mask):

@@ -67,8 +67,8 @@ class Seq2Seq(keras.Model):
             state = self.decoder.initial_state(initial)
         return state, self.decoder.prepare_memory(outputs), mask
 
-    def step_function(self):
-        return self.decoder.step_function()
+    def step_function(self, fixed_weights: bool = False):
+        return self.decoder.step_function(fixed_weights)
 
     def step(self, token, state, memory, mask):
         return self.decoder.step(token, state, memory, mask)
