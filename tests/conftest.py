@@ -49,6 +49,15 @@ def dates_dir(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def few_dates_dir(tmp_path_factory) -> Path:
+    """400 training pairs, for tests that need a model directory rather than a good model:
+    an epoch is 13 steps instead of 125."""
+    root = tmp_path_factory.mktemp("few-dates") / "corpus"
+    make_dates(root, sizes=(400, 50, 50), seed=5)
+    return root
+
+
 @pytest.fixture
 def tiny_recipe(tmp_path, dates_dir) -> Path:
     return write_recipe(tmp_path / "recipe.yaml", dates_dir, tmp_path / "run")

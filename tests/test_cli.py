@@ -33,11 +33,12 @@ def test_help_and_version():
     assert invoke("--version").stdout.strip() == "nmtkit 0.1.0"
 
 
-def test_pipeline_runs_end_to_end(tiny_recipe, dates_dir, tmp_path):
-    assert invoke("preprocess", tiny_recipe).exit_code == 0
+def test_pipeline_runs_end_to_end(few_dates_dir, tmp_path):
+    recipe = write_recipe(tmp_path / "recipe.yaml", few_dates_dir, tmp_path / "run")
+    assert invoke("preprocess", recipe).exit_code == 0
     manifest = json.loads((tmp_path / "run/data/manifest.json").read_text())
-    assert manifest["splits"]["train"]["pairs"] == 4000
-    result = invoke("train", tiny_recipe, "--set", "train.epochs=1")
+    assert manifest["splits"]["train"]["pairs"] == 400
+    result = invoke("train", recipe, "--set", "train.epochs=1")
     assert result.exit_code == 0, result.output
     model = tmp_path / "run/model"
     assert {p.name for p in model.iterdir()} >= {

@@ -107,9 +107,9 @@ def embedding_tables(model_dir: str):
     return model.encoder.embedding.embeddings.numpy(), model.decoder.embedding.embeddings.numpy()
 
 
-def test_training_starts_from_the_tables_frozen_or_not(tmp_path, dates_dir):
+def test_training_starts_from_the_tables_frozen_or_not(tmp_path, few_dates_dir):
     common = dict(vocab={"type": "char"}, embeddings={"train": "word2vec", "epochs": 1})
-    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", dates_dir, tmp_path / "run", **common))
+    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", few_dates_dir, tmp_path / "run", **common))
     preprocess(recipe)
     prepared = Path(recipe.data.prepared)
     start = {side: np.load(table_file(prepared, side)) for side in ("src", "tgt")}
@@ -124,8 +124,8 @@ def test_training_starts_from_the_tables_frozen_or_not(tmp_path, dates_dir):
     assert np.corrcoef(src.ravel(), start["src"].ravel())[0, 1] > 0.5  # moved from there, not elsewhere
 
 
-def test_shared_embeddings_are_one_table(tmp_path, dates_dir):
-    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", dates_dir, tmp_path / "run",
+def test_shared_embeddings_are_one_table(tmp_path, few_dates_dir):
+    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", few_dates_dir, tmp_path / "run",
                                       vocab={"type": "char", "joint": True},
                                       model={"share_embeddings": True}))
     preprocess(recipe)

@@ -24,8 +24,9 @@ from tests.conftest import write_recipe
 from tests.test_cli import assert_clean_error, invoke
 
 ROOT = Path(__file__).resolve().parents[1]
-# Small and quick, with dropout (its masks must resume too) and frequent checkpoints.
-ENGINE = {"epochs": 2, "valid_every": 40, "checkpoint_every": 10, "keep_checkpoints": 3}
+# Small and quick, with dropout (its masks must resume too) and frequent checkpoints: 4,000
+# pairs in batches of 64 are 63 steps an epoch.
+ENGINE = {"epochs": 2, "batch_size": 64, "valid_every": 40, "checkpoint_every": 10, "keep_checkpoints": 3}
 
 
 def weights(path):
@@ -99,11 +100,12 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(engine_recipe, tmp_path):
     state = json.loads(sorted((model_dir / "checkpoints").glob("step-*"))[-1].joinpath("state.json").read_text())
     assert state["step"] >= 40  # the checkpoint taken at the interruption (or a later scheduled one)
     manifest = train(load_recipe(path, ["train.epochs=2"]), resume=True)
-    assert manifest["training"]["steps"] == 2 * 125  # 4,000 pairs in batches of 32, 2 epochs in all
+    assert manifest["training"]["steps"] == 2 * 63  # 2 epochs in all
 
 
 def test_early_stopping_on_validation_bleu(engine_recipe, tmp_path):
-    manifest = train(load_recipe(engine_recipe("early", epochs=15, valid_every=20, valid_metric="bleu", patience=2)))
+    manifest = train(load_recipe(engine_recipe("early", epochs=15, batch_size=32, valid_every=20, valid_metric="bleu",
+                                               patience=2)))
     training = manifest["training"]
     assert training["stopped_by"] == "early stopping"
     metrics = [json.loads(line) for line in (tmp_path / "early" / "model" / "metrics.jsonl").open()]
@@ -186,9 +188,10 @@ def test_curves_plot_and_tensorboard(trained_model, tmp_path):
     assert_clean_error(invoke("plot", tmp_path), 66, "metrics.jsonl")
 
 
-def test_resume_refuses_another_model(engine_recipe, tmp_path):
-    path = engine_recipe("other", epochs=1)
-    train(load_recipe(path))
+def test_resume_refuses_another_model(few_dates_dir, tmp_path):
+    path = write_recipe(tmp_path / "other.yaml", few_dates_dir, tmp_path / "other")
+    preprocess(load_recipe(path))
+    train(load_recipe(path))  # a model directory with its checkpoint
     assert_clean_error(invoke("train", path, "--resume", "--set", "model.decoder_units=32",
                               "--set", "model.bridge=dense"), 78, "model section differs")
     assert_clean_error(invoke("train", path, "--device", "x"), 2)  # no such option value
