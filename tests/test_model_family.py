@@ -71,11 +71,13 @@ def test_every_combination_learns_steps_and_reloads(model_type, cell, bi, attent
     logits = model((src, tgt_in)).numpy()
     assert float(loss_of(logits, tgt_out)) < 0.97 * losses[0]
 
-    state, memory, mask = model.encode(src)
-    for t in range(tgt_in.shape[1]):  # search's step computes what training computed
-        step_logits, state, weights = model.step(tf.constant(tgt_in[:, t]), state, memory, mask)
-        np.testing.assert_allclose(step_logits, logits[:, t], rtol=1e-4, atol=1e-4)
-        assert np.all(weights.numpy()[-2:, -2:] == 0.0)  # nothing attends to padding
+    for fixed_weights in (False, True):  # validation's step, and translation's (gate table)
+        step = model.step_function(fixed_weights)
+        state, memory, mask = model.encode(src)
+        for t in range(tgt_in.shape[1]):  # search's step computes what training computed
+            step_logits, state, weights = step(tf.constant(tgt_in[:, t]), state, memory, mask)
+            np.testing.assert_allclose(step_logits, logits[:, t], rtol=1e-4, atol=1e-4)
+            assert np.all(weights.numpy()[-2:, -2:] == 0.0)  # nothing attends to padding
 
     model.save_weights(tmp_path / "m.weights.h5")
     for variable in model.weights:  # scramble, then reload (a fresh build is tested in test_model)
