@@ -93,7 +93,7 @@ class Translator:
         )
         self.options.check()
         self._batches_searched = 0
-        # Built once, outside the search graph: the weights stay fixed while translating.
+        # Outside the search graph, so the step's precomputed tables are made once, not per batch.
         self._step = self.model.step_function(fixed_weights=True)
         self._search = tf.function(self._search_batch, autograph=False, input_signature=[
             tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([2], tf.int32)])
