@@ -1,20 +1,39 @@
 # nmtkit: `make demo` runs the whole pipeline on a generated task; `make test` runs the tests.
-# Both build the virtual environment first when it is missing or older than pyproject.toml.
+# Both build the virtual environment first when it is missing or older than pyproject.toml or
+# requirements.lock, the versions CI tested (`make lock` refreshes them).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO := runs/demo-dates
+LOCK := requirements.lock
 
-.PHONY: install demo test multi30k wordnet clean
+.PHONY: install lock demo test multi30k wordnet clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The lock pins every package, pip included, to what `make test` passed with; as constraints (-c)
+# rather than requirements, so nmtkit itself is still installed editable from pyproject.toml.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) --upgrade pip
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $@
+
+# Refresh the lock: the newest releases that pyproject.toml's ranges allow, resolved by uv
+# (installed into .venv) for .venv's Python and this platform. Then `make test`, which reinstalls
+# from the new lock, and commit requirements.lock. Written to a .tmp first: a failed resolution
+# leaves the old lock whole.
+lock:
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade uv
+	{ echo '# Every package `make install` puts in .venv (nmtkit with its dev extra, and pip), pinned' && \
+	  $(BIN)/python -c 'import platform as p; print("# to the versions `make test` passed with, for Python %s on %s %s." % (p.python_version(), p.system(), p.machine()))' && \
+	  echo '# Written by `make lock` (uv pip compile, within the ranges in pyproject.toml);' && \
+	  echo '# after a refresh, run `make test`, then commit this file.' && \
+	  echo pip | $(BIN)/uv pip compile --quiet --upgrade --no-header --python $(BIN)/python \
+	    --extra dev pyproject.toml -; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
 
 demo: install
 	$(BIN)/nmtkit data dates data/demo --overwrite
