@@ -13,6 +13,7 @@ from typing import Any
 
 from nmtkit.artifacts import METRICS, ModelWriter, load_model_dir
 from nmtkit.checkpoints import WEIGHTS, checkpoint_dirs
+from nmtkit.checksums import verify_checksums
 from nmtkit.data.prepared import read_manifest
 from nmtkit.errors import ModelDirError, UsageError
 
@@ -33,6 +34,7 @@ def average_checkpoints(model_dir: str | Path, output: str | Path, last: int,
     model = loaded.model
     total = None
     for path in chosen:
+        verify_checksums(path)
         try:
             model.load_weights(path / WEIGHTS)
         except (OSError, ValueError, KeyError) as exc:

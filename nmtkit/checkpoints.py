@@ -3,8 +3,9 @@
 `MODEL_DIR/checkpoints/step-NNNNNNNN/` holds `model.weights.h5` (the weights), `optimizer.npz`
 (every optimizer variable: step count, rate, moments), and `state.json` (the data position,
 counters, learning-rate schedule, best-so-far and validation history, the dropout generator's
-state). Each is written under a temporary name and renamed into place as a whole, so a run
-killed at any moment leaves the previous checkpoints intact; only the last K are kept.
+state), and `checksums.sha256` of the three. Each is written under a temporary name and renamed
+into place as a whole, so a run killed at any moment leaves the previous checkpoints intact; only
+the last K are kept. Resuming takes the newest checkpoint whose checksums hold.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nmtkit.atomic import atomic_dir
+from nmtkit.checksums import verify_checksums, write_checksums
 from nmtkit.errors import ModelDirError
 
 CHECKPOINTS = "checkpoints"
@@ -31,22 +33,27 @@ def checkpoint_dirs(model_dir: str | Path) -> list[Path]:
     return [d for d in found if (d / STATE).is_file()]
 
 
+def checkpoint_path(model_dir: Path, step: int) -> Path:
+    return model_dir / CHECKPOINTS / f"step-{step:08d}"
+
+
 def save_checkpoint(model_dir: Path, model, optimizer, state: dict[str, Any], keep: int) -> Path:
-    folder = model_dir / CHECKPOINTS
-    folder.mkdir(exist_ok=True)
-    target = folder / f"step-{state['step']:08d}"
+    target = checkpoint_path(model_dir, state["step"])
+    target.parent.mkdir(exist_ok=True)
     with atomic_dir(target, overwrite=True) as staging:
         model.save_weights(staging / WEIGHTS)
         np.savez(staging / OPTIMIZER, *[np.asarray(v) for v in optimizer.variables])
         state = {**state, "dropout_noise": model.noise.get_state().tolist()}
         (staging / STATE).write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+        write_checksums(staging, (WEIGHTS, OPTIMIZER, STATE))
     for old in checkpoint_dirs(model_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return target
 
 
 def load_checkpoint(path: Path, model, optimizer) -> dict[str, Any]:
-    """Restore `model` and `optimizer` (already built) from `path`; returns the saved state."""
+    """Restore `model` and `optimizer` (already built) from `path`, a checkpoint whose checksums
+    were verified (`latest_intact_checkpoint`); returns the saved state."""
     try:
         state = json.loads((path / STATE).read_text(encoding="utf-8"))
         model.load_weights(path / WEIGHTS)
@@ -60,3 +67,17 @@ def load_checkpoint(path: Path, model, optimizer) -> dict[str, Any]:
         variable.assign(value)
     model.noise.set_state(np.array(state["dropout_noise"], dtype=np.int64))
     return state
+
+
+def latest_intact_checkpoint(model_dir: Path) -> tuple[Path | None, list[str]]:
+    """The newest checkpoint whose files match their checksums, and a note for each newer one
+    skipped because they do not."""
+    skipped = []
+    for path in reversed(checkpoint_dirs(model_dir)):
+        try:
+            verify_checksums(path)
+        except ModelDirError as exc:
+            skipped.append(f"skipped checkpoint {path.name}: {exc}")
+            continue
+        return path, skipped
+    return None, skipped

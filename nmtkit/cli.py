@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import List, Optional
 import typer
 
 from nmtkit import __version__
-from nmtkit.errors import NmtkitError
+from nmtkit.errors import NmtkitError, StorageError, one_line
+from nmtkit.interrupts import Stopped, exit_on_signals, settle
 from nmtkit.native_stderr import import_tensorflow_quietly
 
 STARTED = time.monotonic()  # train's wall-clock budget counts from here, imports included
@@ -41,8 +43,8 @@ RecipeArg = typer.Argument(..., help="Recipe YAML file (see recipes/).")
 SetOption = typer.Option(None, "--set", help="Override a recipe key: section.key=value (repeatable).")
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"nmtkit: error: {message}", err=True)
+def _fail(message: str, code: int, kind: str = "error") -> typer.Exit:
+    typer.echo(f"nmtkit: {kind}: {message}", err=True)
     return typer.Exit(code)
 
 
@@ -54,12 +56,13 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except NmtkitError as exc:
-            raise _fail(str(exc), exc.exit_code) from None
-        except KeyboardInterrupt:
-            raise _fail("interrupted", 130) from None
+            raise _fail(str(exc), exc.exit_code, exc.kind) from None
         except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error
             sys.stderr.close()
             raise typer.Exit(0) from None
+        except OSError as exc:  # what nmtkit did not foresee: a full disk, a read-only folder, ...
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise _fail(f"{where}{exc.strerror or exc}", StorageError.exit_code) from None
 
     return wrapper
 
@@ -132,7 +135,12 @@ def train(
 
     if resume and overwrite:
         raise UsageError("--resume continues a model directory; --overwrite would replace it")
-    manifest = run(config, overwrite=overwrite, resume=resume, started_at=STARTED)
+    try:
+        manifest = run(config, overwrite=overwrite, resume=resume, started_at=STARTED)
+    except Stopped as stopped:
+        again = shlex.join(["nmtkit", "train", str(recipe), *sum((["--set", s] for s in set_ or ()), []),
+                            *(["--device", device] if device else []), "--resume"])
+        raise Stopped(stopped.exit_code - 128, f"{stopped}; continue with `{again}`") from None
     best, stats = manifest["training"]["best"], manifest["training"]
     chosen = f" {stats['valid_metric']} {best['valid_' + stats['valid_metric']]:.2f}," if stats["valid_metric"] != "loss" else ""
     typer.echo(
@@ -314,7 +322,9 @@ def task_evaluate(
     try:
         wanted = [int(n) for n in lengths.split(",")]
     except ValueError:
-        raise UsageError(f"--lengths must be comma-separated integers, got {lengths!r}") from None
+        wanted = []
+    if not wanted or min(wanted) < 1:
+        raise UsageError(f"--lengths must be comma-separated integers >= 1, got {lengths!r}")
     import_tensorflow_quietly()
     from nmtkit.task_training import evaluate, load_task_model
 
@@ -398,4 +408,16 @@ def data_wordnet(
 
 
 def main() -> None:
-    app(prog_name="nmtkit")
+    exit_on_signals()
+    try:
+        code = app(prog_name="nmtkit", standalone_mode=False)
+    except typer.TyperException as exc:  # what the shell's user typed wrong: Typer's usage errors
+        # `nmtkit` alone has had its help printed already (Typer itself tells that case by name).
+        if type(exc).__name__ != "NoArgsIsHelpError":
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx else ""
+            typer.echo(f"nmtkit: error: {one_line(exc.format_message(), limit=300)}{hint}", err=True)
+        code = exc.exit_code
+    finally:
+        settle()
+    sys.exit(code if isinstance(code, int) else 0)

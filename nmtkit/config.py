@@ -8,6 +8,8 @@ the command line as `section.key=value` (the value is read as YAML, so `3`, `0.5
 from __future__ import annotations
 
 import dataclasses
+import math
+import reprlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,30 @@ from typing import Any, Literal
 
 import yaml
 
-from nmtkit.errors import RecipeError
+from nmtkit.errors import NmtkitError, RecipeError
+
+# Values and overrides are quoted in errors cut short: a megabyte-long value still gives one line.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 80
+
+
+class _Loader(yaml.SafeLoader):
+    """`yaml.safe_load`'s loader, except that a scalar YAML reads but cannot build (the date
+    2021-13-45, `!!int x`, an empty `!!int`) is a YAML error at its line, not the ValueError or
+    IndexError PyYAML's constructors raise."""
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, LookupError, TypeError, ArithmeticError) as exc:
+            problem = str(exc) or type(exc).__name__
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+
+def parse_yaml(text: str) -> Any:
+    """`text` as YAML (safe types only); malformed YAML, however it fails, is a `yaml.YAMLError`,
+    or a RecursionError for nesting deeper than Python's stack."""
+    return yaml.load(text, Loader=_Loader)
 
 
 def bounded(default: Any, *, min: float | None = None, max: float | None = None) -> Any:
@@ -183,24 +208,40 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
 def read_recipe(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
     """A recipe file's sections as a mapping, `section.key=value` overrides applied."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError(f"recipe file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"cannot read recipe file {path}: {exc}") from None
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise RecipeError(f"{path}{where}: {problem}") from None
+    raw = read_yaml_file(path) or {}
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: a recipe is a mapping of sections (data, model, ...)")
     for override in overrides:
         _apply_override(raw, override)
     return raw
+
+
+def read_yaml_file(path: Path, error: type[NmtkitError] = RecipeError, what: str = "recipe file") -> Any:
+    """The YAML document in `path`; a file that is missing, unreadable, not UTF-8 or not YAML is
+    `error`, one line naming the file and, where known, the line."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{what} {path} not found") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise error(f"{path} line {line}: invalid UTF-8") from None
+    try:
+        return parse_yaml(text)
+    except yaml.reader.ReaderError as exc:  # a control character: it has a position, not a mark
+        line = text.count("\n", 0, exc.position) + 1
+        raise error(f"{path} line {line}: character #x{exc.character:04x} is not allowed in YAML") from None
+    except yaml.YAMLError as exc:  # its str() spans lines: the problem and its line only
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise error(f"{path}{where}: {problem}") from None
+    except RecursionError:
+        raise error(f"{path}: nested too deeply to be a {what}") from None
 
 
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
@@ -215,13 +256,15 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
     key, sep, value = override.partition("=")
     parts = key.strip().split(".")
     if not sep or len(parts) != 2 or not all(parts):
-        raise RecipeError(f"--set {override!r}: expected section.key=value, e.g. train.epochs=3")
+        raise RecipeError(f"--set {_SHOWN.repr(override)}: expected section.key=value, e.g. train.epochs=3")
     section, name = parts
-    if not isinstance(raw.setdefault(section, {}), dict):
-        raise RecipeError(f"recipe section {section!r} must be a mapping")
+    if raw.get(section) is None:  # absent, or a section written as `train:` with nothing under it
+        raw[section] = {}
+    if not isinstance(raw[section], dict):
+        raise RecipeError(f"--set {_SHOWN.repr(override)}: recipe section {section!r} must be a mapping")
     try:
-        raw[section][name] = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
+        raw[section][name] = parse_yaml(value) if value.strip() else ""
+    except (yaml.YAMLError, RecursionError):  # not YAML: the text itself (then checked as any value)
         raw[section][name] = value
 
 
@@ -231,13 +274,14 @@ def build_section(cls: type, raw: Any, prefix: str, source: str) -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise RecipeError(f"{source}: {where} must be a mapping of keys, not {raw!r}")
+        raise RecipeError(f"{source}: {where} must be a mapping of keys, not {_SHOWN.repr(raw)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
+    # YAML keys may be numbers, booleans or null, or hold line breaks: sorted and shown as text.
+    unknown = sorted((key for key in raw if key not in fields), key=str)
     if unknown:
-        raise RecipeError(
-            f"{source}: unknown key {prefix}{unknown[0]} (valid keys: {', '.join(fields)})"
-        )
+        shown = unknown[0] if isinstance(unknown[0], str) and unknown[0].isprintable() else repr(unknown[0])
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        raise RecipeError(f"{source}: unknown key {prefix}{shown} (valid keys: {', '.join(fields)})")
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in raw.items():
@@ -252,7 +296,7 @@ def build_section(cls: type, raw: Any, prefix: str, source: str) -> Any:
 
 def _check_value(key: str, hint: Any, meta: Any, value: Any, source: str) -> Any:
     def bad(expected: str) -> RecipeError:
-        return RecipeError(f"{source}: {key} must be {expected}, got {value!r}")
+        return RecipeError(f"{source}: {key} must be {expected}, got {_SHOWN.repr(value)}")
 
     if typing.get_origin(hint) is Literal:
         choices = typing.get_args(hint)
@@ -269,7 +313,14 @@ def _check_value(key: str, hint: Any, meta: Any, value: Any, source: str) -> Any
     elif hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad("a number")
-        value = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            number = math.inf
+        # .nan passes every range check and .inf most: neither is a setting (a NaN rate trains nothing).
+        if not math.isfinite(number):
+            raise bad("a finite number")
+        value = number
     elif hint is str:
         if not isinstance(value, str) or not (value or meta.get("may_be_empty")):
             raise bad("a non-empty string")

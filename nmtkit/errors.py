@@ -5,10 +5,17 @@ was wrong and where (file, line, recipe key) so that the message alone lets the 
 """
 
 
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """Another library's error message, which may run over many lines, as a short single line."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class NmtkitError(Exception):
     """Base class: a problem the user can fix, reported without a traceback."""
 
     exit_code = 1
+    kind = "error"  # the word after `nmtkit: ` in the message
 
 
 class RecipeError(NmtkitError):
@@ -39,3 +46,10 @@ class TrainingDiverged(NmtkitError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
     exit_code = 70  # EX_SOFTWARE
+
+
+class StorageError(NmtkitError):
+    """A file or directory could not be written (disk full, read-only, no permission); what was
+    there before is left intact."""
+
+    exit_code = 74  # EX_IOERR

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from nmtkit.atomic import atomic_file
 from nmtkit.errors import NmtkitError, UsageError
 
 
@@ -21,12 +21,10 @@ def pyplot():
 def save_png(figure, path: Path, error: type[NmtkitError] = UsageError, dpi: int = 100) -> None:
     """Write `figure` to `path` under a temporary name, rename it into place, and close it; a
     failure is `error` naming the path."""
-    tmp = path.with_name(f".{path.name}.tmp.png")
     try:
-        figure.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
+        with atomic_file(path) as tmp:
+            figure.savefig(tmp, dpi=dpi, format="png")
     except OSError as exc:
         raise error(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         pyplot().close(figure)
-        tmp.unlink(missing_ok=True)

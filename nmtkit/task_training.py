@@ -6,13 +6,15 @@ are wrong after rounding the predicted probabilities.
 
 A model directory holds recipe.yaml, model.weights.h5, metrics.jsonl (one record per
 `train.log_every` sequences) and manifest.json; it is written under a temporary name and renamed
-when training ends (also on Ctrl-C, with what was learned so far).
+when training ends (also on SIGINT or SIGTERM, with what was learned so far: task training keeps
+no checkpoints to resume from, since a run takes minutes).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,16 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-import yaml
 
 from nmtkit.atomic import atomic_dir
+from nmtkit.checksums import verify_checksums, write_checksums
 from nmtkit.data.algorithmic import AlgorithmicTask, Batch
-from nmtkit.errors import ModelDirError, TrainingDiverged
+from nmtkit.config import read_yaml_file
+from nmtkit.errors import ModelDirError, RecipeError, TrainingDiverged, one_line
+from nmtkit.interrupts import signal_name, stop_requests
+from nmtkit.run_lock import training_lock
 from nmtkit.models.memory_task import build_task_model
-from nmtkit.task_config import TaskRecipe, dump_task_recipe, task_recipe_from_dict
+from nmtkit.task_config import TaskRecipe, dump_task_recipe, is_task_recipe, task_recipe_from_dict
 
 WEIGHTS, RECIPE, METRICS, MANIFEST = "model.weights.h5", "recipe.yaml", "metrics.jsonl", "manifest.json"
 
@@ -97,8 +102,15 @@ class TaskTrainer:
         return bits
 
 
-def train_task(recipe: TaskRecipe, overwrite: bool = False, progress=None) -> dict[str, Any]:
-    """Train `recipe`'s model on freshly generated batches; returns the manifest."""
+def train_task(recipe: TaskRecipe, overwrite: bool = False, progress=None,
+               note=lambda line: print(line, file=sys.stderr)) -> dict[str, Any]:
+    """Train `recipe`'s model on freshly generated batches; returns the manifest. SIGINT and
+    SIGTERM end the run after the step in progress (see `stopped_by` in the manifest)."""
+    with training_lock(recipe.train.model_dir, note), stop_requests() as stop:
+        return _train_task(recipe, overwrite, progress, stop)
+
+
+def _train_task(recipe: TaskRecipe, overwrite: bool, progress, stop) -> dict[str, Any]:
     c, t = recipe.train, recipe.task
     keras.utils.set_random_seed(c.seed)
     rng = np.random.default_rng(c.seed)
@@ -117,22 +129,22 @@ def train_task(recipe: TaskRecipe, overwrite: bool = False, progress=None) -> di
 
     with atomic_dir(c.model_dir, overwrite) as staging:
         (staging / RECIPE).write_text(dump_task_recipe(recipe), encoding="utf-8")
-        try:
-            while seen < c.sequences:
-                if c.max_minutes and time.monotonic() - started > 60 * c.max_minutes:
-                    stopped_by = "time budget"
-                    break
-                batch = task.batch(rng, c.batch_size, int(rng.integers(t.min_length, t.max_length + 1)))
-                bits = trainer.train_on(batch)
-                if not math.isfinite(bits):
-                    raise TrainingDiverged(f"the training cost became {bits} after {seen} sequences; "
-                                           "nothing was written (try a lower train.learning_rate)")
-                seen += c.batch_size
-                window.append(bits)
-                if seen // c.log_every > (seen - c.batch_size) // c.log_every:
-                    log()
-        except KeyboardInterrupt:
-            stopped_by = "interrupted"
+        while seen < c.sequences:
+            if stop:
+                stopped_by = signal_name(stop.signal)
+                break
+            if c.max_minutes and time.monotonic() - started > 60 * c.max_minutes:
+                stopped_by = "time budget"
+                break
+            batch = task.batch(rng, c.batch_size, int(rng.integers(t.min_length, t.max_length + 1)))
+            bits = trainer.train_on(batch)
+            if not math.isfinite(bits):
+                raise TrainingDiverged(f"the training cost became {bits} after {seen} sequences; "
+                                       "nothing was written (try a lower train.learning_rate)")
+            seen += c.batch_size
+            window.append(bits)
+            if seen // c.log_every > (seen - c.batch_size) // c.log_every:
+                log()
         if window:  # the sequences since the last record
             log()
         manifest = {"task": t.name, "model": recipe.model.type, "parameters": model.count_params(),
@@ -142,21 +154,30 @@ def train_task(recipe: TaskRecipe, overwrite: bool = False, progress=None) -> di
         model.save_weights(staging / WEIGHTS)
         (staging / METRICS).write_text("".join(json.dumps(m) + "\n" for m in metrics), encoding="utf-8")
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        write_checksums(staging, (RECIPE, WEIGHTS))
+    if stop and stopped_by == signal_name(stop.signal):
+        raise stop.stopped(f"after {seen:,} sequences: {c.model_dir} holds the model trained so far "
+                           "(task training does not resume)")
     return manifest
 
 
 def load_task_model(model_dir: str | Path) -> tuple[TaskRecipe, keras.Model]:
     model_dir = Path(model_dir)
+    if not (model_dir / RECIPE).is_file():
+        raise ModelDirError(f"{model_dir} is not a task model directory: no {RECIPE}")
+    raw = read_yaml_file(model_dir / RECIPE, ModelDirError, "model recipe")
+    if not isinstance(raw, dict) or not is_task_recipe(raw):
+        raise ModelDirError(f"{model_dir} is not a task model directory (its {RECIPE} has no task section)")
     try:
-        raw = yaml.safe_load((model_dir / RECIPE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelDirError(f"{model_dir} is not a task model directory: no {RECIPE}") from None
-    recipe = task_recipe_from_dict(raw, source=str(model_dir / RECIPE))
+        recipe = task_recipe_from_dict(raw, source=str(model_dir / RECIPE))
+    except RecipeError as exc:  # in a model directory, a damaged model directory
+        raise ModelDirError(str(exc)) from None
+    verify_checksums(model_dir)
     model = build(recipe)
     try:
         model.load_weights(model_dir / WEIGHTS)
     except (OSError, ValueError) as exc:
-        raise ModelDirError(f"{model_dir / WEIGHTS}: cannot load the weights ({exc})") from None
+        raise ModelDirError(f"{model_dir / WEIGHTS}: cannot load the weights ({one_line(exc)})") from None
     return recipe, model
 
 

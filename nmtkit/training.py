@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import keras
 import numpy as np
@@ -22,7 +23,7 @@ import tensorflow as tf
 
 from nmtkit import __version__
 from nmtkit.artifacts import RECIPE, ModelWriter
-from nmtkit.checkpoints import checkpoint_dirs, load_checkpoint, save_checkpoint
+from nmtkit.checkpoints import checkpoint_dirs, latest_intact_checkpoint, load_checkpoint, save_checkpoint
 from nmtkit.config import Recipe, TrainConfig, load_recipe
 from nmtkit.data.batching import Batch, make_batch, plan_batches
 from nmtkit.data.embeddings import load_tables
@@ -30,12 +31,14 @@ from nmtkit.data.prepared import Split, load_split, load_vocabs, read_manifest
 from nmtkit.data.tokenizer import load_pair
 from nmtkit.data.vocab import PAD
 from nmtkit.devices import training_strategy
-from nmtkit.errors import RecipeError, TrainingDiverged
+from nmtkit.errors import ModelDirError, RecipeError, StorageError, TrainingDiverged
+from nmtkit.interrupts import signal_name, stop_requests
 from nmtkit.losses import token_losses
 from nmtkit.models.seq2seq import build_model
 from nmtkit.optimization import LearningRate, make_optimizer
 from nmtkit.precision import dtype_policy
 from nmtkit.progress import TrainingProgress
+from nmtkit.run_lock import training_lock
 from nmtkit.validation import HIGHER_IS_BETTER, Validator
 
 _BATCH_SIGNATURE = [tf.TensorSpec([None, None], tf.int32)] * 3 + [tf.TensorSpec([], tf.float32)]
@@ -144,14 +147,24 @@ def _initial_embeddings(recipe: Recipe, prepared: Path) -> dict[str, np.ndarray]
 
 def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
           started_at: float | None = None) -> dict[str, Any]:
-    """Train the recipe's model on its prepared data; returns the model directory's manifest."""
+    """Train the recipe's model on its prepared data; returns the model directory's manifest.
+
+    Holds the model directory's lock throughout. SIGINT and SIGTERM stop the run after the step
+    in progress and a checkpoint, and raise `Stopped`."""
+    notes: list[str] = []
+    with training_lock(recipe.train.model_dir, notes.append), stop_requests() as stop:
+        return _train(recipe, overwrite, resume, started_at, stop, notes)
+
+
+def _train(recipe: Recipe, overwrite: bool, resume: bool, started_at: float | None, stop,
+           notes: list[str]) -> dict[str, Any]:
     config = recipe.train
     prepared = Path(recipe.data.prepared)
     data_manifest = read_manifest(prepared, "prepared data directory (run `nmtkit preprocess`)")
     src_vocab, tgt_vocab = load_vocabs(prepared)
     train_split = load_split(prepared, "train")
     valid_split = load_split(prepared, "valid")
-    checkpoint = _checkpoint_to_resume(recipe) if resume else None
+    checkpoint = _checkpoint_to_resume(recipe, notes) if resume else None
 
     strategy = training_strategy(config.device)
     keras.utils.set_random_seed(config.seed)
@@ -196,16 +209,24 @@ def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
 
     writer = ModelWriter(config.model_dir, overwrite, reopen=checkpoint is not None)
     with writer, TrainingProgress(steps_per_epoch * config.epochs) as progress:
+        for note in notes:
+            progress.log(note)
         if checkpoint is None:
             writer.write_static(recipe, prepared)
         else:
             progress.log(f"resuming from {checkpoint} (step {run.step}, epoch {run.epoch})")
         board = _Board(writer)
+        saved_step = run.step if checkpoint is not None else None
 
         def save_checkpoint_now() -> None:
-            if writer.published:  # checkpoints start with the first validation's save
+            """Checkpoint the run, once per step (a stop may follow a checkpoint); checkpoints
+            start with the first validation's save."""
+            nonlocal saved_step
+            if writer.published and saved_step != run.step:
                 run.schedule = schedule.state()
-                save_checkpoint(writer.dir, model, trainer.optimizer, asdict(run), config.keep_checkpoints)
+                with _storage(writer, "a checkpoint"):
+                    save_checkpoint(writer.dir, model, trainer.optimizer, asdict(run), config.keep_checkpoints)
+                saved_step = run.step
 
         def validate() -> bool:
             """Validate, keep the best model, checkpoint; True when early stopping says stop."""
@@ -224,7 +245,8 @@ def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
             else:
                 run.bad_validations += 1
             decayed = schedule.observe(score)
-            writer.save(manifest(), run.metrics, model if improved else None)
+            with _storage(writer, "the model"):
+                writer.save(manifest(), run.metrics, model if improved else None)
             save_checkpoint_now()
             board.write(metrics)
             progress.log(_describe(metrics, config.valid_metric, run.tokens_per_second)
@@ -234,49 +256,53 @@ def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
             return bool(config.patience) and run.bad_validations >= config.patience
 
         stopped_by = "epochs"
-        try:
-            while run.epoch < config.epochs and stopped_by == "epochs":
-                order = plan_batches(src_len, tgt_len, config.batch_size, config.batch_tokens,
-                                     np.random.default_rng([config.seed, run.epoch]))
-                for batch in _prefetched(train_split, order[run.next_batch:]):
-                    if clock.out_of_time():
-                        stopped_by = "time budget"
+        while run.epoch < config.epochs and stopped_by == "epochs":
+            order = plan_batches(src_len, tgt_len, config.batch_size, config.batch_tokens,
+                                 np.random.default_rng([config.seed, run.epoch]))
+            for batch in _prefetched(train_split, order[run.next_batch:]):
+                if stop:
+                    stopped_by = signal_name(stop.signal)
+                    break
+                if clock.out_of_time():
+                    stopped_by = "time budget"
+                    break
+                began = time.monotonic()
+                loss_sum, tokens = trainer.train_step(batch, schedule.at(run.step))
+                run.train_seconds += time.monotonic() - began
+                if not math.isfinite(loss_sum):
+                    raise TrainingDiverged(f"the training loss became {loss_sum / tokens} at step {run.step + 1}; "
+                                           f"training stopped ({_kept(writer)}); try a lower train.learning_rate")
+                run.step += 1
+                run.next_batch += 1
+                run.target_tokens += int(tokens)
+                run.loss_since_validation = [run.loss_since_validation[0] + loss_sum,
+                                             run.loss_since_validation[1] + tokens]
+                progress.update(run.step, loss_sum / tokens, run.tokens_per_second, schedule.at(run.step))
+                if config.valid_every and run.step % config.valid_every == 0:
+                    if validate():
+                        stopped_by = "early stopping"
                         break
-                    began = time.monotonic()
-                    loss_sum, tokens = trainer.train_step(batch, schedule.at(run.step))
-                    run.train_seconds += time.monotonic() - began
-                    if not math.isfinite(loss_sum):
-                        kept = checkpoint_dirs(writer.dir) if writer.published else []
-                        raise TrainingDiverged(
-                            f"the training loss became {loss_sum / tokens} at step {run.step + 1}; training "
-                            f"stopped" + (f" ({writer.dir} keeps the last good checkpoint, {kept[-1].name})"
-                                          if kept else " before any checkpoint") + "; try a lower train.learning_rate")
-                    run.step += 1
-                    run.next_batch += 1
-                    run.target_tokens += int(tokens)
-                    run.loss_since_validation = [run.loss_since_validation[0] + loss_sum,
-                                                 run.loss_since_validation[1] + tokens]
-                    progress.update(run.step, loss_sum / tokens, run.tokens_per_second, schedule.at(run.step))
-                    if config.valid_every and run.step % config.valid_every == 0:
-                        if validate():
-                            stopped_by = "early stopping"
-                            break
-                    elif config.checkpoint_every and run.step % config.checkpoint_every == 0:
-                        save_checkpoint_now()
-                else:  # the epoch is complete
-                    run.epoch, run.next_batch = run.epoch + 1, 0
-                    if not config.valid_every:
-                        if validate():
-                            stopped_by = "early stopping"
-                    else:
-                        save_checkpoint_now()
-        except KeyboardInterrupt:
-            save_checkpoint_now()  # resume with --resume
-            raise
+                elif config.checkpoint_every and run.step % config.checkpoint_every == 0:
+                    save_checkpoint_now()
+            else:  # the epoch is complete
+                run.epoch, run.next_batch = run.epoch + 1, 0
+                if not config.valid_every:
+                    if validate():
+                        stopped_by = "early stopping"
+                else:
+                    save_checkpoint_now()
+        if stop and stopped_by == signal_name(stop.signal):
+            save_checkpoint_now()
+            if writer.published:
+                with _storage(writer, "the model"):
+                    writer.save(manifest(stopped_by), run.metrics)
+            board.close()
+            raise stop.stopped(f"at step {run.step} (epoch {run.step / steps_per_epoch:.2f}): {_kept(writer)}")
         if not run.metrics or run.metrics[-1]["step"] != run.step:
             validate()
         final = manifest(stopped_by)
-        writer.save(final, run.metrics)
+        with _storage(writer, "the model"):
+            writer.save(final, run.metrics)
         board.close()
     return final
 
@@ -294,16 +320,41 @@ def _prefetched(split: Split, chunks: list[np.ndarray]):
         yield Batch(src.numpy(), tgt_in.numpy(), tgt_out.numpy())
 
 
-def _checkpoint_to_resume(recipe: Recipe) -> Path | None:
-    """The latest checkpoint of the recipe's model directory; None when there is none yet."""
+def _checkpoint_to_resume(recipe: Recipe, notes: list[str]) -> Path | None:
+    """The latest intact checkpoint of the recipe's model directory (a note in `notes` for each
+    newer one that is damaged); None when there is none yet."""
     model_dir = Path(recipe.train.model_dir)
-    found = checkpoint_dirs(model_dir) if model_dir.is_dir() else []
-    if not found:
+    if not (model_dir.is_dir() and checkpoint_dirs(model_dir)):
         return None
     saved = load_recipe(model_dir / RECIPE)
     if saved.model != recipe.model:
         raise RecipeError(f"cannot resume {model_dir}: the recipe's model section differs from {model_dir / RECIPE}")
-    return found[-1]
+    found, skipped = latest_intact_checkpoint(model_dir)
+    notes.extend(f"note: {line}" for line in skipped)
+    if found is None:
+        raise ModelDirError(f"cannot resume {model_dir}: every checkpoint is damaged ({skipped[0]})")
+    return found
+
+
+def _kept(writer: ModelWriter) -> str:
+    """What a failed run leaves behind, for its error message."""
+    if not writer.published:
+        return "nothing was kept: checkpoints start at the first validation"
+    kept = checkpoint_dirs(writer.dir)
+    if not kept:
+        return f"{writer.dir} keeps its model but no checkpoint yet"
+    return f"{writer.dir} keeps the checkpoint {kept[-1].name}"
+
+
+@contextmanager
+def _storage(writer: ModelWriter, what: str) -> Iterator[None]:
+    """A failed write (disk full, read-only, ...) as one clear error; the files written before
+    it are intact (every write is atomic)."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageError(f"cannot write {what} in {writer.dir}: {exc.strerror or exc}; training stopped "
+                           f"({_kept(writer)})") from None
 
 
 def _describe(metrics: dict[str, Any], metric: str, tokens_per_second: float) -> str:

@@ -104,9 +104,11 @@ class Translator:
                       forbidden=(PAD, BOS), seed=seed)
 
     def translate(self, lines: Sequence[str]) -> list[Translation]:
-        """Translations of `lines`, in order; blank lines give no candidates, without search."""
+        """Translations of `lines`, in order; blank lines, and lines of which the tokenizer keeps
+        nothing (control characters, zero-width spaces), give no candidates, without search."""
         todo = [i for i, line in enumerate(lines) if line.strip()]
         pieces = self.tokenizers.src.encode([lines[i] for i in todo])
+        todo, pieces = [i for i, p in zip(todo, pieces) if p], [p for p in pieces if p]
         outputs = [Translation([], []) for _ in lines]
         ids = [self.src_vocab.encode(p) for p in pieces]
         order = sorted(range(len(todo)), key=lambda k: len(ids[k]))

@@ -94,6 +94,27 @@ def _train_tiny_model(work: Path, dates_dir: Path) -> Path:
     return Path(recipe.train.model_dir)
 
 
+# Small and quick, with dropout (its masks must resume too) and frequent checkpoints: 4,000
+# pairs in batches of 64 are 63 steps an epoch.
+ENGINE = {"epochs": 2, "batch_size": 64, "valid_every": 40, "checkpoint_every": 10, "keep_checkpoints": 3}
+
+
+@pytest.fixture
+def engine_recipe(tmp_path, dates_dir):
+    """make(name, **train_keys): a recipe training into tmp_path/name, on data prepared once."""
+    prepared = tmp_path / "prepared"
+
+    def make(name="run", **train_keys):
+        path = write_recipe(tmp_path / f"{name}.yaml", dates_dir, tmp_path / name, data={"prepared": str(prepared)},
+                            model={"dropout": 0.2}, train={**ENGINE, **train_keys})
+        if not prepared.exists():
+            from nmtkit.config import load_recipe
+            from nmtkit.preprocess import preprocess
+
+            preprocess(load_recipe(path))
+        return path
+    return make
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

@@ -104,19 +104,6 @@ def test_train_refuses_to_clobber_a_model_dir(tiny_recipe, tmp_path):
     assert [p.name for p in model.iterdir()] == ["keep.txt"]
 
 
-def test_interrupted_training_leaves_no_half_written_model(tiny_recipe, tmp_path, monkeypatch):
-    from nmtkit import training
-
-    assert invoke("preprocess", tiny_recipe).exit_code == 0
-
-    def interrupted(self, batch, learning_rate):
-        raise KeyboardInterrupt  # as Ctrl-C before the first checkpoint
-
-    monkeypatch.setattr(training.Trainer, "train_step", interrupted)
-    assert_clean_error(invoke("train", tiny_recipe), 130, "interrupted")
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["data"]
-
-
 @pytest.mark.parametrize("make", [
     lambda d: d / "missing",
     lambda d: d,  # an existing folder that is not a model

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from nmtkit.artifacts import WEIGHTS, load_model_dir
+from nmtkit.checksums import read_checksums, write_checksums
 from nmtkit.data.textio import read_lines
 from nmtkit.data.vocab import UNK
 from nmtkit.translate import Translator, translate_stream
@@ -54,6 +55,7 @@ def test_ensembles_need_shared_vocabularies(trained_model, tmp_path):
     shutil.copytree(trained_model, other)
     vocab = (other / "tgt.vocab.json").read_text(encoding="utf-8")
     (other / "tgt.vocab.json").write_text(vocab.replace('"-"', '"~"'), encoding="utf-8")
+    write_checksums(other, read_checksums(other))  # edited on purpose
     assert_clean_error(invoke("translate", "-m", trained_model, "-m", other, input="1 May 2000\n"),
                        2, "share the tokenizer and vocabularies")
 
@@ -65,6 +67,7 @@ def test_unknown_outputs_are_replaced_by_the_most_attended_source_piece(trained_
     bias = model.decoder.output_bias
     bias.assign(bias.numpy() + 50.0 * np.eye(bias.shape[0])[UNK])
     model.save_weights(says_unk / WEIGHTS)
+    write_checksums(says_unk, read_checksums(says_unk))  # edited on purpose
     translator = Translator([says_unk], {"replace_unk": True, "beam_size": 1})
     for translation in translator.translate(sources[:5]):
         best = translation.candidates[0]
