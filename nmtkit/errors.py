@@ -1,6 +1,6 @@
 """User-facing errors: each carries a one-line message and the exit code the CLI returns.
 
-Only `cli.py` catches these; library code raises them where the problem is found, saying what
+Only `nmtkit.cli` catches these; library code raises them where the problem is found, saying what
 was wrong and where (file, line, recipe key) so that the message alone lets the user fix it.
 """
 
