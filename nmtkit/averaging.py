@@ -16,11 +16,14 @@ from nmtkit.checkpoints import WEIGHTS, checkpoint_dirs
 from nmtkit.checksums import verify_checksums
 from nmtkit.data.prepared import read_manifest
 from nmtkit.errors import ModelDirError, UsageError
+from nmtkit.progress import WorkProgress
 
 
-def average_checkpoints(model_dir: str | Path, output: str | Path, last: int,
-                        overwrite: bool = False) -> dict[str, Any]:
-    """Write `output`: `model_dir` with the mean weights of its `last` checkpoints."""
+def average_checkpoints(model_dir: str | Path, output: str | Path, last: int, overwrite: bool = False,
+                        progress: WorkProgress | None = None) -> dict[str, Any]:
+    """Write `output`: `model_dir` with the mean weights of its `last` checkpoints; `progress`
+    counts the checkpoints read."""
+    progress = progress or WorkProgress(quiet=True)
     model_dir, output = Path(model_dir), Path(output)
     if output.resolve() == model_dir.resolve():
         raise UsageError("the averaged model needs its own directory (--output)")
@@ -33,7 +36,8 @@ def average_checkpoints(model_dir: str | Path, output: str | Path, last: int,
     chosen = found[-last:]
     model = loaded.model
     total = None
-    for path in chosen:
+    progress.stage("average", "checkpoints", len(chosen))
+    for path in progress.counting(chosen):
         verify_checksums(path)
         try:
             model.load_weights(path / WEIGHTS)
@@ -41,6 +45,7 @@ def average_checkpoints(model_dir: str | Path, output: str | Path, last: int,
             raise ModelDirError(f"{path}: cannot load weights ({exc})") from None
         weights = model.get_weights()
         total = weights if total is None else [t + w for t, w in zip(total, weights)]
+    progress.end_stage()
     model.set_weights([t / len(chosen) for t in total])
 
     manifest = read_manifest(model_dir, "model directory")

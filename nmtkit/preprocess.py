@@ -28,12 +28,15 @@ from nmtkit.data.tokenizer import (SUBWORD_LEVELS, TokenizerPair, TokenizerSpec,
                                    save_pair, train_sentencepiece)
 from nmtkit.data.vocab import UNK, Vocab
 from nmtkit.errors import DataError
+from nmtkit.progress import WorkProgress
 
 CHUNK = 10_000  # lines tokenized at once (sentencepiece encodes a batch on all cores)
 
 
-def preprocess(recipe: Recipe, overwrite: bool = True) -> dict[str, Any]:
-    """Build the prepared-data directory of `recipe`; returns its manifest."""
+def preprocess(recipe: Recipe, overwrite: bool = True, progress: WorkProgress | None = None) -> dict[str, Any]:
+    """Build the prepared-data directory of `recipe`; returns its manifest. `progress` counts
+    the lines and pairs each stage reads."""
+    progress = progress or WorkProgress(quiet=True)
     data = recipe.data
     began = time.monotonic()
     files = {split: tuple(find_corpus(data.root, prefix, lang) for lang in (data.src_lang, data.tgt_lang))
@@ -43,12 +46,12 @@ def preprocess(recipe: Recipe, overwrite: bool = True) -> dict[str, Any]:
     if next(_clean_side(recipe, files["train"], "src", problems), None) is None:
         raise problems[0] if problems else DataError(f"no usable training pairs in {files['train'][0]} and {files['train'][1]}")
     with atomic_dir(data.prepared, overwrite=overwrite) as out:
-        tokenizers = _make_tokenizers(recipe, files["train"], out)
+        tokenizers = _make_tokenizers(recipe, files["train"], out, progress)
         counts = {side: Counter() for side in SIDES}
         for split in ("train", "valid"):
             # Length rules apply to training only: validation must measure every pair.
             manifest["splits"][split] = _tokenize_split(
-                recipe, files[split], tokenizers, out, split, counts if split == "train" else None)
+                recipe, files[split], tokenizers, out, split, counts if split == "train" else None, progress)
             if not manifest["splits"][split]["pairs"]:
                 raise DataError(f"no {split} pair is left in {files[split][0]} and {files[split][1]} "
                                 f"after cleaning: {manifest['splits'][split]['dropped']}")
@@ -56,7 +59,8 @@ def preprocess(recipe: Recipe, overwrite: bool = True) -> dict[str, Any]:
         vocabs[0].save(out / SRC_VOCAB)
         vocabs[1].save(out / TGT_VOCAB)
         for split in ("train", "valid"):
-            manifest["splits"][split]["oov_rate"] = _encode_split(out, split, vocabs)
+            manifest["splits"][split]["oov_rate"] = _encode_split(out, split, vocabs, progress)
+        progress.end_stage()
         manifest["tokenizers"] = {side: vars(getattr(tokenizers, side).spec) for side in SIDES}
         manifest["vocab"] = {"src": len(vocabs[0]), "tgt": len(vocabs[1]), "joint": recipe.vocab.joint}
         manifest["settings"] = {"vocab": vars(recipe.vocab), "clean": vars(recipe.clean)}
@@ -70,7 +74,8 @@ def preprocess(recipe: Recipe, overwrite: bool = True) -> dict[str, Any]:
     return manifest
 
 
-def _make_tokenizers(recipe: Recipe, train_files: tuple[Path, Path], out: Path) -> TokenizerPair:
+def _make_tokenizers(recipe: Recipe, train_files: tuple[Path, Path], out: Path,
+                     progress: WorkProgress) -> TokenizerPair:
     """Write both sides' tokenizers into `out`, training sentencepiece models where asked."""
     vocab = recipe.vocab
     levels = {"src": vocab.src_level, "tgt": vocab.tgt_level}
@@ -83,7 +88,9 @@ def _make_tokenizers(recipe: Recipe, train_files: tuple[Path, Path], out: Path) 
     for sides in groups:
         name = "subwords.model" if joint else f"{sides[0]}.subwords.model"
         problems: list[DataError] = []
-        lines = chain.from_iterable(_clean_side(recipe, train_files, side, problems) for side in sides)
+        progress.stage(f"sentencepiece {'+'.join(sides)}", "lines")
+        lines = progress.counting(chain.from_iterable(_clean_side(recipe, train_files, side, problems)
+                                                      for side in sides))
         spec = specs[sides[0]]
         prepare = normalizer(spec)
         train_sentencepiece(map(prepare, lines), out / name, spec.level, vocab.size, vocab.character_coverage,
@@ -118,18 +125,20 @@ def _kept(pair: tuple[str, str], strip: bool) -> tuple[str, str] | None:
 
 
 def _tokenize_split(recipe: Recipe, files: tuple[Path, Path], tokenizers: TokenizerPair, out: Path,
-                    split: str, counts: dict[str, Counter] | None) -> dict[str, Any]:
+                    split: str, counts: dict[str, Counter] | None, progress: WorkProgress) -> dict[str, Any]:
     """Clean and tokenize a split into its token files (`token_file`); count tokens into
     `counts` when given (and apply the length rules)."""
     clean = recipe.clean
     dropped: Counter = Counter()
     lines = pairs = 0
     tokens = {side: 0 for side in SIDES}
+    progress.stage(f"tokenize {split}", "pairs")
     with ExitStack() as stack:
         sinks = {side: stack.enter_context(open(token_file(out, split, side), "w", encoding="utf-8",
                                                 newline="\n")) for side in SIDES}
         for chunk in _chunks(iter_parallel(*files)):
             lines += len(chunk)
+            progress.advance(len(chunk))
             kept = [pair for pair in (_kept(pair, clean.strip) for pair in chunk) if pair]
             dropped["empty side"] += len(chunk) - len(kept)
             encoded = zip(tokenizers.src.encode([s for s, _ in kept]), tokenizers.tgt.encode([t for _, t in kept]))
@@ -175,11 +184,12 @@ def _build_vocabs(recipe: Recipe, counts: dict[str, Counter]) -> tuple[Vocab, Vo
             Vocab.from_counts(counts["tgt"], *limits(vocab.tgt_level)))
 
 
-def _encode_split(out: Path, split: str, vocabs: tuple[Vocab, Vocab]) -> dict[str, float]:
+def _encode_split(out: Path, split: str, vocabs: tuple[Vocab, Vocab], progress: WorkProgress) -> dict[str, float]:
     """Token files -> id arrays; returns the share of tokens outside the vocabulary, in %."""
     writer = SplitWriter(out, split)
     unknown, total = Counter(), Counter()
-    for pair in zip(*(read_tokens(token_file(out, split, side)) for side in SIDES)):
+    progress.stage(f"encode {split}", "pairs")
+    for pair in progress.counting(zip(*(read_tokens(token_file(out, split, side)) for side in SIDES))):
         ids = []
         for side, tokens, vocab in zip(SIDES, pair, vocabs):
             seq = vocab.encode(tokens)

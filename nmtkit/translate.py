@@ -23,6 +23,7 @@ from nmtkit.attention_plots import plot_attention, prepare_plot_dir
 from nmtkit.data.batching import pad
 from nmtkit.data.vocab import BOS, EOS, PAD, UNK
 from nmtkit.errors import UsageError
+from nmtkit.progress import WorkProgress
 from nmtkit.search import Hypotheses, SearchOptions, search
 
 WINDOW_BATCHES = 16  # batches of lines read ahead per window
@@ -166,12 +167,17 @@ def format_translation(index: int, translation: Translation, n_best: int, scores
 
 
 def translate_stream(translator: Translator, source: Iterable[str], sink: TextIO, scores: bool = False,
-                     attention_plots: Path | None = None, plot_count: int = 10) -> int:
-    """Translate every line of `source` to `sink`; returns the number of lines."""
+                     attention_plots: Path | None = None, plot_count: int = 10,
+                     progress: WorkProgress | None = None, input_bytes: int | None = None) -> int:
+    """Translate every line of `source` to `sink`; returns the number of lines. `progress`
+    counts the sentences; `input_bytes`, the size of the input when known, gives it an ETA."""
     if attention_plots is not None:
         prepare_plot_dir(attention_plots)
+    progress = progress or WorkProgress(quiet=True)
+    reading = _CountedLines(source, input_bytes)
+    progress.stage("translate", "sentences")
     count = 0
-    for translations in translator.stream(source):
+    for translations in translator.stream(reading):
         for translation in translations:
             sink.write(format_translation(count, translation, translator.options.n_best, scores))
             if attention_plots is not None and count < plot_count and translation.candidates:
@@ -180,4 +186,25 @@ def translate_stream(translator: Translator, source: Iterable[str], sink: TextIO
                                translation.source, best.pieces + ["</s>"])
             count += 1
         sink.flush()
+        progress.advance(len(translations), reading.estimated_lines())
+    progress.end_stage()
     return count
+
+
+class _CountedLines:
+    """The input's lines, counting lines and bytes read. Translation reads a window ahead of its
+    output, so the lines the input holds are estimated from the bytes per line read so far."""
+
+    def __init__(self, lines: Iterable[str], size: int | None):
+        self.lines, self.size, self.read, self.bytes = lines, size, 0, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.lines:
+            self.read += 1
+            self.bytes += len(line.encode("utf-8"))
+            yield line
+
+    def estimated_lines(self) -> int | None:
+        if not self.size or not self.bytes:
+            return None
+        return max(self.read, round(self.read * self.size / self.bytes))

@@ -141,8 +141,9 @@ def test_dry_run_prints_parameters_per_component(tiny_recipe, tmp_path):
     result = invoke("train", tiny_recipe, "--dry-run", "--set", "model.attention=bahdanau",
                     "--set", "model.input_feeding=false")
     assert result.exit_code == 0, result.output
-    counts = {line.rsplit(None, 1)[0]: int(line.rsplit(None, 1)[1].replace(",", ""))
-              for line in result.stdout.splitlines()}
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["component", "parameters"]
+    counts = {line.rsplit(None, 1)[0]: int(line.rsplit(None, 1)[1].replace(",", "")) for line in rows}
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
     assert counts["attention"] > 0 and counts["bridge"] == 0
     assert not (tmp_path / "run/model").exists()

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+import nmtkit.progress
 from nmtkit.artifacts import WEIGHTS, load_model_dir
 from nmtkit.checksums import read_checksums, write_checksums
 from nmtkit.data.textio import read_lines
@@ -133,7 +134,7 @@ def test_search_option_errors(trained_model):
         assert_clean_error(invoke("translate", "-m", trained_model, *args, input="1 May 2000\n"), 2, message)
 
 
-def test_average_of_checkpoints(tiny_recipe, tmp_path):
+def test_average_of_checkpoints(tiny_recipe, tmp_path, monkeypatch):
     from nmtkit.config import load_recipe
     from nmtkit.preprocess import preprocess
     from nmtkit.training import train
@@ -146,7 +147,10 @@ def test_average_of_checkpoints(tiny_recipe, tmp_path):
     kept = sorted(p.name for p in (model_dir / "checkpoints").iterdir())
     assert len(kept) == 2
     averaged = tmp_path / "averaged"
-    assert invoke("average", model_dir, "--output", averaged, "--last", 2).exit_code == 0
+    monkeypatch.setattr(nmtkit.progress, "PLAIN_EVERY_S", 0.0)  # a line per checkpoint
+    result = invoke("average", model_dir, "--output", averaged, "--last", 2)
+    assert result.exit_code == 0, result.output
+    assert "average: 2 checkpoints" in result.stderr  # progress, plain when stderr is not a terminal
 
     import h5py  # what Keras writes .weights.h5 with
 

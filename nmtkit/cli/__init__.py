@@ -12,7 +12,7 @@ import sys
 import typer
 
 from nmtkit import __version__
-from nmtkit.cli import average, plot, preprocess, score, train, translate
+from nmtkit.cli import average, info, plot, preprocess, score, train, translate
 from nmtkit.cli.data import data_app
 from nmtkit.cli.task import task_app
 from nmtkit.errors import one_line
@@ -22,14 +22,17 @@ app = typer.Typer(
     help="Recurrent sequence-to-sequence translation: preprocess, train, translate, score.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # Click's plain help: rich's boxed panels cut option names at 80 columns.
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 100, "help_option_names": ["-h", "--help"]},
 )
-app.command("preprocess")(preprocess.preprocess)
-app.command("train")(train.train)
-app.command("translate")(translate.translate)
-app.command("average")(average.average)
-app.command("plot")(plot.plot)
-app.command("score")(score.score)
+app.command("preprocess", epilog=preprocess.EXAMPLES)(preprocess.preprocess)
+app.command("train", epilog=train.EXAMPLES)(train.train)
+app.command("translate", epilog=translate.EXAMPLES)(translate.translate)
+app.command("average", epilog=average.EXAMPLES)(average.average)
+app.command("plot", epilog=plot.EXAMPLES)(plot.plot)
+app.command("info", epilog=info.EXAMPLES)(info.info)
+app.command("score", epilog=score.EXAMPLES)(score.score)
 app.add_typer(task_app, name="task")
 app.add_typer(data_app, name="data")
 

@@ -14,8 +14,8 @@ from nmtkit.errors import NmtkitError, StorageError
 STARTED = time.monotonic()  # train's wall-clock budget counts from here, imports included
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ logs are noise to users
 
-RecipeArg = typer.Argument(..., help="Recipe YAML file (see recipes/).")
-SetOption = typer.Option(None, "--set", help="Override a recipe key: section.key=value (repeatable).")
+RecipeArg = typer.Argument(..., metavar="RECIPE", help="Recipe YAML file (see recipes/).")
+SetOption = typer.Option(None, "--set", metavar="KEY=VALUE", help="Override a recipe key: section.key=value (repeatable).")
 
 
 def fail(message: str, code: int, kind: str = "error") -> typer.Exit:
@@ -40,3 +40,6 @@ def reports_errors(command):
             raise fail(f"{where}{exc.strerror or exc}", StorageError.exit_code) from None
 
     return wrapper
+
+
+QuietOption = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")

@@ -10,22 +10,26 @@ import typer
 from nmtkit.cli.common import reports_errors
 from nmtkit.native_stderr import import_tensorflow_quietly
 
-task_app = typer.Typer(help="Algorithmic tasks (copy, repeat copy, associative recall): evaluate "
-                            "a model, plot an NTM's heads. Train with `nmtkit train recipes/copy-ntm.yaml`.",
+task_app = typer.Typer(help="Algorithmic tasks: evaluate a model, plot an NTM's heads.\n\n"
+                            "Tasks: copy, repeat copy, associative recall. Train with "
+                            "`nmtkit train recipes/copy-ntm.yaml`.",
                        no_args_is_help=True)
 
 
-@task_app.command("evaluate")
+@task_app.command("evaluate", epilog="Example:\n\n\b\n  nmtkit task evaluate runs/copy-ntm --lengths 10,20,40,80\n")
 @reports_errors
 def task_evaluate(
-    model: Path = typer.Argument(..., help="Model directory trained on an algorithmic task."),
-    lengths: str = typer.Option("10,20,30,40,60,80,120", "--lengths",
-                                help="Comma-separated test lengths (associative_recall: items)."),
-    sequences: int = typer.Option(100, "--sequences", min=1, help="Random sequences per length."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the test sequences."),
+    model: Path = typer.Argument(..., metavar="MODEL_DIR", help="Model directory trained on an algorithmic task."),
+    lengths: str = typer.Option("10,20,30,40,60,80,120", "--lengths", metavar="LIST",
+                                help="Test lengths, comma-separated (associative_recall: items)."),
+    sequences: int = typer.Option(100, "--sequences", metavar="N", min=1, help="Random sequences per length."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Random seed of the test sequences."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
 ) -> None:
-    """Mean bit errors and cost (bits) per sequence, and perfect sequences, at each length."""
+    """Bit errors, cost and perfect sequences by length.
+
+    Mean bit errors and cost (bits) per sequence, and the share of perfect sequences.
+    """
     from nmtkit.errors import UsageError
 
     try:
@@ -47,15 +51,15 @@ def task_evaluate(
         typer.echo(f"{r['length']:>6} {r['bit_errors']:>10.2f} {r['bits']:>9.2f} {r['perfect']:>9.0f}")
 
 
-@task_app.command("heads")
+@task_app.command("heads", epilog="Example:\n\n\b\n  nmtkit task heads runs/copy-ntm --length 30 -o heads.png\n")
 @reports_errors
 def task_heads(
-    model: Path = typer.Argument(..., help="Model directory trained on an algorithmic task (model.type ntm)."),
-    output: Path = typer.Option(..., "--output", "-o", help="PNG to write."),
-    length: int = typer.Option(20, "--length", min=1, help="Length of the example (associative_recall: items)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the example."),
+    model: Path = typer.Argument(..., metavar="MODEL_DIR", help="Model directory trained on an algorithmic task (model.type ntm)."),
+    output: Path = typer.Option(..., "--output", "-o", metavar="PNG", help="PNG to write."),
+    length: int = typer.Option(20, "--length", metavar="N", min=1, help="Length of the example (associative_recall: items)."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Random seed of the example."),
 ) -> None:
-    """Plot an NTM's write and read weightings over time on one random example."""
+    """Plot an NTM's write and read weightings on one example."""
     import_tensorflow_quietly()
     import numpy as np
 

@@ -13,6 +13,16 @@ from nmtkit.interrupts import Stopped
 from nmtkit.native_stderr import import_tensorflow_quietly
 
 
+EXAMPLES = """Examples:
+
+\b
+  nmtkit train recipes/demo-dates.yaml --set train.epochs=2
+  nmtkit train recipes/demo-dates.yaml --dry-run   # parameters per component
+  nmtkit train recipes/multi30k-de-en.yaml --resume
+  nmtkit train recipes/copy-ntm.yaml               # an algorithmic task
+"""
+
+
 @reports_errors
 def train(
     recipe: Path = RecipeArg,
@@ -20,11 +30,14 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing model directory."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the model directory's latest checkpoint "
                                                         "(or start, if it has none yet)."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | gpu (overrides train.device)."),
+    device: Optional[str] = typer.Option(None, "--device", metavar="D", help="auto | cpu | gpu (overrides train.device)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the model's parameters per component; train nothing."),
 ) -> None:
-    """Train the recipe's model; the best weights (by train.valid_metric) go to train.model_dir.
-    A recipe with a `task` section trains on an algorithmic task instead (see recipes/copy-ntm.yaml)."""
+    """Train a recipe's model into train.model_dir.
+
+    The best weights by train.valid_metric are kept. A recipe with a `task` section trains on an
+    algorithmic task instead (see recipes/copy-ntm.yaml).
+    """
     from nmtkit.config import read_recipe, recipe_from_dict
     from nmtkit.errors import UsageError
     from nmtkit.task_config import is_task_recipe
@@ -41,6 +54,7 @@ def train(
     if dry_run:
         from nmtkit.training import describe_model
 
+        typer.echo(f"{'component':<20} {'parameters':>12}")
         for part, count in describe_model(config).items():
             typer.echo(f"{part:<20} {count:>12,}")
         return

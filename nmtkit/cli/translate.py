@@ -2,50 +2,69 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from nmtkit.cli.common import reports_errors
+from nmtkit.cli.common import QuietOption, reports_errors
 from nmtkit.native_stderr import import_tensorflow_quietly
+
+
+EXAMPLES = """Examples:
+
+\b
+  nmtkit translate -m runs/demo-dates/model < data/demo/test.txt > test.iso
+  nmtkit translate -m DIR --beam 10 --length-penalty 0.6 < test.de > test.en
+  nmtkit translate -m DIR --n-best 5 < test.de    # LINE ||| TEXT ||| LOGPROB
+  nmtkit translate -m A -m B -m C < test.de        # an ensemble
+  nmtkit translate -m DIR --sample --top-k 20 < mono.de  # back-translation
+"""
 
 
 @reports_errors
 def translate(
-    model: List[Path] = typer.Option(..., "--model", "-m",
-                                     help="Model directory written by `train`; repeat it to ensemble models."),
-    beam: Optional[int] = typer.Option(None, "--beam", min=1, help="Beam size; 1 = greedy. Default: the recipe's."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Sentences per batch."),
-    max_length: Optional[int] = typer.Option(None, "--max-length", min=1, help="Most output tokens per sentence."),
-    max_length_ratio: Optional[float] = typer.Option(None, "--max-length-ratio", min=0.0,
-                                                     help="Also at most this times the source tokens; 0 = off."),
-    min_length: Optional[int] = typer.Option(None, "--min-length", min=0, help="Fewest output tokens per sentence."),
-    length_penalty: Optional[float] = typer.Option(None, "--length-penalty", "--alpha", min=0.0,
-                                                   help="GNMT length normalisation alpha; 0 = off."),
-    coverage_penalty: Optional[float] = typer.Option(None, "--coverage-penalty", "--beta", min=0.0,
-                                                     help="GNMT coverage penalty beta; 0 = off."),
-    block_ngram_repeat: Optional[int] = typer.Option(None, "--block-ngram-repeat", min=0,
-                                                     help="No n-gram of this size twice in an output; 0 = off."),
+    model: List[Path] = typer.Option(..., "--model", "-m", metavar="DIR",
+                                     help="Model directory (from `train`); repeat to ensemble."),
+    beam: Optional[int] = typer.Option(None, "--beam", min=1, metavar="N", help="Beam size; 1 = greedy."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, metavar="N",
+                                             help="Sentences per batch."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", min=1, metavar="N",
+                                             help="Most output tokens per sentence."),
+    max_length_ratio: Optional[float] = typer.Option(None, "--max-length-ratio", min=0.0, metavar="R",
+                                                     help="And at most R x the source tokens; 0 = off."),
+    min_length: Optional[int] = typer.Option(None, "--min-length", min=0, metavar="N",
+                                             help="Fewest output tokens per sentence."),
+    length_penalty: Optional[float] = typer.Option(None, "--length-penalty", "--alpha", min=0.0, metavar="A",
+                                                   help="GNMT length normalisation; 0 = off."),
+    coverage_penalty: Optional[float] = typer.Option(None, "--coverage-penalty", "--beta", min=0.0, metavar="B",
+                                                     help="GNMT coverage penalty; 0 = off."),
+    block_ngram_repeat: Optional[int] = typer.Option(None, "--block-ngram-repeat", min=0, metavar="N",
+                                                     help="No N-gram twice in an output; 0 = off."),
     replace_unk: Optional[bool] = typer.Option(None, "--replace-unk/--no-replace-unk",
-                                               help="Replace <unk> outputs by the most-attended source piece."),
-    n_best: int = typer.Option(1, "--n-best", min=1,
-                               help="Print the K best per sentence as `LINE ||| TRANSLATION ||| LOGPROB` "
-                                    "(LINE counts from 0; one line for a blank input)."),
+                                               help="Replace <unk> by the most-attended source piece."),
+    n_best: int = typer.Option(1, "--n-best", min=1, metavar="K",
+                               help="Print the K best: `LINE ||| TRANSLATION ||| LOGPROB` (LINE from 0)."),
     scores: bool = typer.Option(False, "--scores", help="Print `LOGPROB<tab>TRANSLATION` lines."),
-    sample: bool = typer.Option(False, "--sample", help="Sample each token instead of searching "
-                                                        "(e.g. for back-translation)."),
-    temperature: float = typer.Option(1.0, "--temperature", help="Sampling: divide the logits by this."),
-    top_k: int = typer.Option(0, "--top-k", min=0, help="Sampling: only from the K likeliest tokens; 0 = all."),
-    seed: int = typer.Option(0, "--seed", help="Sampling: random seed."),
-    attention_plots: Optional[Path] = typer.Option(None, "--attention-plots",
-                                                   help="Write attention heatmap PNGs to this folder."),
-    plot_count: int = typer.Option(10, "--plot-count", min=1, help="How many sentences to plot."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="auto | float32 | bfloat16 (faster where "
-                                                                     "native; auto picks it there)."),
+    sample: bool = typer.Option(False, "--sample", help="Sample each token instead of searching."),
+    temperature: float = typer.Option(1.0, "--temperature", metavar="T", help="Sampling: divide the logits by T."),
+    top_k: int = typer.Option(0, "--top-k", min=0, metavar="K", help="Sampling: from the K likeliest; 0 = all."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Sampling: random seed."),
+    attention_plots: Optional[Path] = typer.Option(None, "--attention-plots", metavar="DIR",
+                                                   help="Write attention heatmap PNGs here."),
+    plot_count: int = typer.Option(10, "--plot-count", min=1, metavar="N", help="How many sentences to plot."),
+    precision: Optional[str] = typer.Option(None, "--precision", metavar="P",
+                                            help="auto | float32 | bfloat16 (auto: bfloat16 where native)."),
+    quiet: bool = QuietOption,
 ) -> None:
-    """Translate stdin to stdout: one output line per input line, in order (blank stays blank)."""
+    """Translate stdin to stdout, a line for each line.
+
+    Output keeps the input's order, and blank lines stay blank. Search options left out take the
+    recipe's `translate` values. Progress goes to stderr.
+    """
     from nmtkit.data.textio import iter_decoded
     from nmtkit.errors import UsageError
 
@@ -64,5 +83,19 @@ def translate(
                             sampling=Sampling(temperature, top_k, seed) if sample else None,
                             keep_attention=attention_plots is not None)
     sys.stdout.reconfigure(encoding="utf-8")
-    translate_stream(translator, iter_decoded(sys.stdin.buffer, "<stdin>"), sys.stdout, scores=scores,
-                     attention_plots=attention_plots, plot_count=plot_count)
+    from nmtkit.progress import WorkProgress
+
+    with WorkProgress(quiet) as progress:
+        translate_stream(translator, iter_decoded(sys.stdin.buffer, "<stdin>"), sys.stdout, scores=scores,
+                         attention_plots=attention_plots, plot_count=plot_count, progress=progress,
+                         input_bytes=_bytes_left(sys.stdin))
+
+
+def _bytes_left(stream) -> int | None:
+    """What is left to read of `stream` when it is a regular file (`< input.txt`), else None."""
+    try:
+        fd = stream.fileno()
+        info = os.fstat(fd)
+        return info.st_size - os.lseek(fd, 0, os.SEEK_CUR) if stat.S_ISREG(info.st_mode) else None
+    except (OSError, ValueError, AttributeError):  # a pipe, a terminal, or no file at all (tests)
+        return None

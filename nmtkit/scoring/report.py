@@ -8,6 +8,7 @@ from typing import Any, Sequence
 from nmtkit.scoring.meteor import meteor
 from nmtkit.scoring.metrics import ScoreOptions, corpus_scores, sentence_scores
 
+PLAIN_WIDTH = 1000  # wide enough that rich never wraps a cell: plain text is as wide as it needs
 METRIC_COLUMNS = (("bleu", "BLEU"), ("chrf", "chrF"), ("chrf++", "chrF++"), ("ter", "TER"),
                   ("meteor", "METEOR"))
 
@@ -42,6 +43,18 @@ class Report:
         if self.by_length:
             parts.append(_by_length_table(self.by_length))
         return parts
+
+    def plain_text(self) -> str:
+        """The tables without boxes or colours, each column as wide as its contents, for a file
+        or a pager (`score ... > report.txt`)."""
+        from rich.console import Console
+
+        console = Console(width=PLAIN_WIDTH, color_system=None, force_terminal=False, highlight=False)
+        with console.capture() as captured:
+            for number, part in enumerate(self.render()):
+                part.box, part.title_justify = None, "left"
+                console.print(*([""] if number else []), part)
+        return "".join(line.rstrip() + "\n" for line in captured.get().splitlines())
 
 
 def score_system(name: str, hyps: Sequence[str], refs: Sequence[Sequence[str]],
