@@ -64,7 +64,8 @@ class WorkProgress:
             self.bar = Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(),
                                 TextColumn("{task.completed:,.0f} {task.fields[unit]}  {task.fields[rate]}"),
                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                console=self.console)
+                                console=self.console, redirect_stdout=False, redirect_stderr=False)
+            # rich would otherwise route stdout (the results) through the bar, onto stderr
         self.name = None
 
     def __enter__(self) -> "WorkProgress":

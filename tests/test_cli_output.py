@@ -51,6 +51,17 @@ def test_plain_progress_lines_at_their_pace_with_an_eta(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_the_bar_on_a_terminal_leaves_stdout_to_the_results(monkeypatch, capsys):
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich takes stderr for a terminal
+    with WorkProgress() as progress:
+        assert progress.bar is not None
+        progress.stage("translate", "sentences", total=2)
+        print("a translation")
+        progress.advance(2)
+    captured = capsys.readouterr()
+    assert captured.out == "a translation\n" and "translate" in captured.err
+
+
 def test_preprocess_reports_each_stage_and_quiet_silences_it(few_dates_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(nmtkit.progress, "PLAIN_EVERY_S", 0.0)
     recipe = write_recipe(tmp_path / "recipe.yaml", few_dates_dir, tmp_path / "run")
