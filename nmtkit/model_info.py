@@ -10,6 +10,7 @@ from nmtkit.checkpoints import checkpoint_dirs
 from nmtkit.config import read_yaml_file, recipe_from_dict
 from nmtkit.data.prepared import read_manifest
 from nmtkit.errors import ModelDirError, RecipeError
+from nmtkit.task_config import task_recipe_from_dict
 
 
 def describe_model_dir(path: str | Path) -> dict[str, Any]:
@@ -20,15 +21,13 @@ def describe_model_dir(path: str | Path) -> dict[str, Any]:
     raw = read_yaml_file(path / RECIPE, ModelDirError, "model recipe")
     info: dict[str, Any] = {"model_dir": str(path), "nmtkit_version": manifest.get("nmtkit_version")}
     if "task" in manifest:  # an algorithmic task's model: no vocabularies, one parameter count
-        info["task"] = {key: manifest[key] for key in ("task", "model", "sequences", "seconds", "stopped_by")
-                        if key in manifest}
-        info["architecture"] = raw.get("model", {})
-        info["parameters"] = {"total": manifest.get("parameters")}
+        task_recipe = _recipe(task_recipe_from_dict, raw, path)
+        info["task"] = {**vars(task_recipe.task), **{key: manifest.get(key) for key in (
+            "sequences", "seconds", "stopped_by", "final_bits_per_sequence")}}
+        info["architecture"] = vars(task_recipe.model)
+        info["parameters"] = {"total": manifest["parameters"]}
     else:
-        try:
-            recipe = recipe_from_dict(raw, source=str(path / RECIPE))
-        except RecipeError as exc:
-            raise ModelDirError(str(exc)) from None
+        recipe = _recipe(recipe_from_dict, raw, path)
         data = manifest["data"]
         info["data"] = {"levels": {side: spec["level"] for side, spec in data["tokenizers"].items()},
                         "vocabularies": data["vocab"], "training_pairs": data["splits"]["train"]["pairs"]}
@@ -40,6 +39,13 @@ def describe_model_dir(path: str | Path) -> dict[str, Any]:
     info["checkpoints"] = [p.name for p in checkpoint_dirs(path)]
     info["files"] = {p.name + ("/" if p.is_dir() else ""): _size(p) for p in sorted(path.iterdir())}
     return info
+
+
+def _recipe(parse, raw: dict, path: Path):
+    try:
+        return parse(raw, source=str(path / RECIPE))
+    except RecipeError as exc:  # in a model directory, a damaged model directory
+        raise ModelDirError(str(exc)) from None
 
 
 def _parameters(recipe, vocab: dict[str, int]) -> dict[str, int]:
@@ -59,13 +65,16 @@ def _size(path: Path) -> int:
 
 def format_info(info: dict[str, Any]) -> str:
     """`describe_model_dir`'s answer as sections of aligned rows that fit 80 columns."""
-    sections: list[tuple[str, list[tuple[str, Any]]]] = [
-        (f"model directory {info['model_dir']} (nmtkit {info['nmtkit_version']})", [])]
+    version = f" (nmtkit {info['nmtkit_version']})" if info["nmtkit_version"] else ""
+    sections: list[tuple[str, list[tuple[str, Any]]]] = [(f"model directory {info['model_dir']}{version}", [])]
     if "task" in info:
-        task = info["task"]
-        sections.append(("task", [("task", task.get("task")), ("model", task.get("model")),
-                                  ("trained", f"{task.get('sequences', 0):,} sequences, {task.get('seconds', 0):.0f} s "
-                                              f"(stopped by {task.get('stopped_by')})")]))
+        task = dict(info["task"])
+        trained = (f"{task.pop('sequences'):,} sequences, {task.pop('seconds'):.0f} s "
+                   f"(stopped by {task.pop('stopped_by')})")
+        cost = task.pop("final_bits_per_sequence")
+        sections.append(("task", [*task.items(), ("trained", trained),
+                                  ("last cost", "none" if cost is None else f"{cost:.3f} bits per sequence")]))
+        sections.append(("model", list(info["architecture"].items())))
     else:
         data, vocab = info["data"], info["data"]["vocabularies"]
         sections.append(("data", [("levels", f"{data['levels']['src']} -> {data['levels']['tgt']}"),

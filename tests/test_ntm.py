@@ -169,6 +169,11 @@ def test_task_commands_train_evaluate_and_plot(tmp_path):
     assert (tmp_path / "heads.png").read_bytes()[:4] == b"\x89PNG"
     result = runner.invoke(app, ["task", "evaluate", str(tmp_path / "model"), "--lengths", "2,x"])
     assert result.exit_code == 2 and "comma-separated" in result.output
+    result = runner.invoke(app, ["info", str(tmp_path / "model")])
+    assert result.exit_code == 0, result.output
+    assert "  name                 copy\n" in result.stdout and "64 sequences" in result.stdout
+    described = json.loads(runner.invoke(app, ["info", str(tmp_path / "model"), "--json"]).stdout)
+    assert described["architecture"]["memory_size"] == 8 and described["parameters"]["total"] > 0
 
 
 @pytest.mark.parametrize("override, message", [
