@@ -85,7 +85,8 @@ def translate(
     sys.stdout.reconfigure(encoding="utf-8")
     from nmtkit.progress import WorkProgress
 
-    with WorkProgress(quiet) as progress:
+    # Translations on the screen are their own progress: a bar redrawn among them garbles both.
+    with WorkProgress(quiet or sys.stdout.isatty()) as progress:
         translate_stream(translator, iter_decoded(sys.stdin.buffer, "<stdin>"), sys.stdout, scores=scores,
                          attention_plots=attention_plots, plot_count=plot_count, progress=progress,
                          input_bytes=_bytes_left(sys.stdin))
