@@ -19,7 +19,8 @@ EXAMPLES = """Examples:
 
 @reports_errors
 def average(
-    model: Path = typer.Argument(..., metavar="MODEL_DIR", help="Model directory trained with train.keep_checkpoints=K."),
+    model: Path = typer.Argument(..., metavar="MODEL_DIR",
+                                 help="Model directory trained with train.keep_checkpoints=K."),
     output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="The averaged model directory to write."),
     last: int = typer.Option(5, "--last", metavar="K", min=1, help="Average the last K checkpoints."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output directory."),

@@ -15,7 +15,8 @@ STARTED = time.monotonic()  # train's wall-clock budget counts from here, import
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ logs are noise to users
 
 RecipeArg = typer.Argument(..., metavar="RECIPE", help="Recipe YAML file (see recipes/).")
-SetOption = typer.Option(None, "--set", metavar="KEY=VALUE", help="Override a recipe key: section.key=value (repeatable).")
+SetOption = typer.Option(None, "--set", metavar="KEY=VALUE",
+                         help="Override a recipe key: section.key=value (repeatable).")
 
 
 def fail(message: str, code: int, kind: str = "error") -> typer.Exit:

@@ -12,11 +12,13 @@ from nmtkit.cli.common import reports_errors
 data_app = typer.Typer(help="Fetch or generate corpora.", no_args_is_help=True)
 
 
-@data_app.command("multi30k", epilog="Examples:\n\n\b\n  nmtkit data multi30k data/multi30k\n  nmtkit data multi30k data/multi30k --from ~/corpora/multi30k\n")
+@data_app.command("multi30k", epilog="Examples:\n\n\b\n  nmtkit data multi30k data/multi30k\n"
+                                      "  nmtkit data multi30k data/multi30k --from ~/corpora/multi30k\n")
 @reports_errors
 def data_multi30k(
     dest: Path = typer.Argument(Path("data/multi30k"), metavar="DIR", help="Folder to write the corpus to."),
-    source: Optional[Path] = typer.Option(None, "--from", metavar="DIR", help="Copy from this local folder instead of downloading."),
+    source: Optional[Path] = typer.Option(None, "--from", metavar="DIR",
+                                          help="Copy from this local folder instead of downloading."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
 ) -> None:
     """Download (or copy) Multi30k task 1, de/en raw text.
@@ -46,7 +48,8 @@ def data_dates(
     typer.echo(f"wrote the dates task to {dest}", err=True)
 
 
-@data_app.command("wordnet", epilog="Examples:\n\n\b\n  nmtkit data wordnet\n  nmtkit data wordnet --from /usr/share/wordnet\n")
+@data_app.command("wordnet", epilog="Examples:\n\n\b\n  nmtkit data wordnet\n"
+                                     "  nmtkit data wordnet --from /usr/share/wordnet\n")
 @reports_errors
 def data_wordnet(
     source: Optional[Path] = typer.Option(

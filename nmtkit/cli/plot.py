@@ -21,7 +21,8 @@ EXAMPLES = """Examples:
 @reports_errors
 def plot(
     model: Path = typer.Argument(..., metavar="MODEL_DIR", help="Model directory written by `train`."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="PNG", help="PNG to write. Default: MODEL/curves.png."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="PNG",
+                                          help="PNG to write. Default: MODEL_DIR/curves.png."),
 ) -> None:
     """Plot a model directory's training and validation curves."""
     from nmtkit.curves import plot_curves

@@ -31,7 +31,8 @@ def score(
         None, metavar="HYP",
         help="Hypothesis files, one per system; the first is the baseline of the paired tests. "
              "stdin when omitted."),
-    ref: List[Path] = typer.Option(..., "--ref", "-r", metavar="FILE", help="Reference file; repeat for several references."),
+    ref: List[Path] = typer.Option(..., "--ref", "-r", metavar="FILE",
+                                   help="Reference file; repeat for several references."),
     tokenize: str = typer.Option("13a", "--tokenize", "-t", metavar="T",
                                  help="13a | intl | none (text already tokenized) | char | zh."),
     lowercase: bool = typer.Option(False, "--lowercase", "-lc", help="Case-insensitive scores."),
@@ -45,13 +46,16 @@ def score(
         help="table | plain | json (every number and signature). Default: a table on a terminal, "
              "plain aligned text otherwise."),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
-    src: Optional[Path] = typer.Option(None, "--src", metavar="FILE", help="Source sentences: adds BLEU by source length."),
-    plot: Optional[Path] = typer.Option(None, "--plot", metavar="PNG", help="Write a PNG of BLEU by length per system."),
+    src: Optional[Path] = typer.Option(None, "--src", metavar="FILE",
+                                       help="Source sentences: adds BLEU by source length."),
+    plot: Optional[Path] = typer.Option(None, "--plot", metavar="PNG",
+                                        help="Write a PNG of BLEU by length per system."),
     meteor: str = typer.Option("nltk", "--meteor-impl", metavar="IMPL",
                                help="nltk | meteor15 (official METEOR 1.5: Java and the meteor15 extra)."),
     meteor_lang: str = typer.Option("en", "--meteor-lang", metavar="LANG", help="Target language for METEOR 1.5."),
     seed: int = typer.Option(12345, "--seed", metavar="N", help="Random seed of the paired tests."),
-    bootstrap_samples: int = typer.Option(1000, "--bootstrap-samples", metavar="N", min=1, help="Paired bootstrap resamples."),
+    bootstrap_samples: int = typer.Option(1000, "--bootstrap-samples", metavar="N", min=1,
+                                          help="Paired bootstrap resamples."),
     ar_trials: int = typer.Option(10000, "--ar-trials", metavar="N", min=1, help="Approximate randomisation trials."),
 ) -> None:
     """Score hypotheses: BLEU, chrF, chrF++, TER and METEOR.

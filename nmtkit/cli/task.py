@@ -54,9 +54,11 @@ def task_evaluate(
 @task_app.command("heads", epilog="Example:\n\n\b\n  nmtkit task heads runs/copy-ntm --length 30 -o heads.png\n")
 @reports_errors
 def task_heads(
-    model: Path = typer.Argument(..., metavar="MODEL_DIR", help="Model directory trained on an algorithmic task (model.type ntm)."),
+    model: Path = typer.Argument(..., metavar="MODEL_DIR",
+                                 help="Model directory trained on an algorithmic task (model.type ntm)."),
     output: Path = typer.Option(..., "--output", "-o", metavar="PNG", help="PNG to write."),
-    length: int = typer.Option(20, "--length", metavar="N", min=1, help="Length of the example (associative_recall: items)."),
+    length: int = typer.Option(20, "--length", metavar="N", min=1,
+                               help="Length of the example (associative_recall: items)."),
     seed: int = typer.Option(0, "--seed", metavar="N", help="Random seed of the example."),
 ) -> None:
     """Plot an NTM's write and read weightings on one example."""

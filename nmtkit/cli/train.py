@@ -30,7 +30,8 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing model directory."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the model directory's latest checkpoint "
                                                         "(or start, if it has none yet)."),
-    device: Optional[str] = typer.Option(None, "--device", metavar="D", help="auto | cpu | gpu (overrides train.device)."),
+    device: Optional[str] = typer.Option(None, "--device", metavar="D",
+                                         help="auto | cpu | gpu (overrides train.device)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the model's parameters per component; train nothing."),
 ) -> None:
     """Train a recipe's model into train.model_dir.
