@@ -178,13 +178,16 @@ def translate_stream(translator: Translator, source: Iterable[str], sink: TextIO
     progress.stage("translate", "sentences")
     count = 0
     for translations in translator.stream(reading):
+        text = []
         for translation in translations:
-            sink.write(format_translation(count, translation, translator.options.n_best, scores))
+            text.append(format_translation(count, translation, translator.options.n_best, scores))
             if attention_plots is not None and count < plot_count and translation.candidates:
                 best = translation.candidates[0]
                 plot_attention(attention_plots / f"{count + 1:05d}.png", best.attention,
                                translation.source, best.pieces + ["</s>"])
             count += 1
+        # A window in one write: a command stopped by a signal leaves whole lines behind it.
+        sink.write("".join(text))
         sink.flush()
         progress.advance(len(translations), reading.estimated_lines())
     progress.end_stage()
