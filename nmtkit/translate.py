@@ -9,6 +9,7 @@ steps of 8 sentences, because TensorFlow keeps kernels (and their memory) per te
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 from dataclasses import dataclass
@@ -81,8 +82,14 @@ class Translator:
             from nmtkit.models.ensemble import Ensemble
 
             self.model = Ensemble(m.model for m in loaded)
-        self.sampling = sampling
-        s = self.settings
+        self.sampling, self.keep_attention = sampling, keep_attention
+        # Outside the search graph, so the step's precomputed tables are made once, not per batch.
+        self._step = self.model.step_function(fixed_weights=True)
+        self._configure(n_best)
+
+    def _configure(self, n_best: int) -> None:
+        """The search of `self.settings`, traced once for every batch shape."""
+        s, sampling = self.settings, self.sampling
         self.options = SearchOptions(
             beam_size=1 if sampling else s.beam_size, n_best=n_best,
             length_penalty=s.length_penalty, coverage_penalty=s.coverage_penalty,
@@ -90,14 +97,20 @@ class Translator:
             block_ngram_repeat=s.block_ngram_repeat, sample=sampling is not None,
             temperature=sampling.temperature if sampling else 1.0,
             sample_top_k=sampling.top_k if sampling else 0,
-            keep_attention=keep_attention or s.replace_unk,
+            keep_attention=self.keep_attention or s.replace_unk,
         )
         self.options.check()
         self._batches_searched = 0
-        # Outside the search graph, so the step's precomputed tables are made once, not per batch.
-        self._step = self.model.step_function(fixed_weights=True)
         self._search = tf.function(self._search_batch, autograph=False, input_signature=[
             tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([2], tf.int32)])
+
+    def with_settings(self, n_best: int | None = None, **translate_keys) -> "Translator":
+        """A translator over the same loaded models with other search settings (keys of the
+        recipe's `translate` section, e.g. beam_size, length_penalty) and n-best size."""
+        other = copy.copy(self)
+        other.settings = dataclasses.replace(self.settings, **translate_keys)
+        other._configure(self.options.n_best if n_best is None else n_best)
+        return other
 
     def _search_batch(self, src, seed) -> Hypotheses:
         state, memory, mask = self.model.encode(src)

@@ -12,7 +12,7 @@ import sys
 import typer
 
 from nmtkit import __version__
-from nmtkit.cli import average, info, plot, preprocess, score, train, translate
+from nmtkit.cli import average, info, plot, preprocess, score, serve, train, translate
 from nmtkit.cli.data import data_app
 from nmtkit.cli.task import task_app
 from nmtkit.errors import one_line
@@ -33,6 +33,7 @@ app.command("average", epilog=average.EXAMPLES)(average.average)
 app.command("plot", epilog=plot.EXAMPLES)(plot.plot)
 app.command("info", epilog=info.EXAMPLES)(info.info)
 app.command("score", epilog=score.EXAMPLES)(score.score)
+app.command("serve", epilog=serve.EXAMPLES)(serve.serve)
 app.add_typer(task_app, name="task")
 app.add_typer(data_app, name="data")
 
