@@ -111,12 +111,17 @@ def test_an_empty_list_answers_an_empty_list(server):
 
 
 def test_a_full_queue_answers_503_and_loses_no_request(trained_model):
-    # The search thread gathers for 3 s after the first request: the 2 it may hold are taken.
-    server = Server(trained_model, "--max-pending", 2, "--max-delay-ms", 3000)
-    with ThreadPoolExecutor(6) as pool:
-        answers = list(pool.map(lambda _: server.translate({"text": ["3 May 2001"]}), range(6)))
-    assert sorted(status for status, _, _ in answers) == [200, 200, 503, 503, 503, 503]
-    assert all(headers.get("Retry-After") == "1" for status, _, headers in answers if status == 503)
+    # The search thread gathers for 5 s after the first request, holding the 2 it may take.
+    server = Server(trained_model, "--max-pending", 2, "--max-delay-ms", 5000)
+    with ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(server.translate, {"text": ["3 May 2001"]}) for _ in range(2)]
+        while server.metric("nmtkit_pending_requests") != 2:
+            assert server.process.poll() is None
+            time.sleep(0.02)
+        refused = [server.translate({"text": ["3 May 2001"]}) for _ in range(4)]
+        assert [a.result()[0] for a in held] == [200, 200]
+    assert [status for status, _, _ in refused] == [503] * 4
+    assert all(headers.get("Retry-After") == "1" for _, _, headers in refused)
     assert server.stop()[0] == 0
 
 
