@@ -66,10 +66,12 @@ _STOP = object()
 
 class Batcher:
     """The search thread and its queue. `load` builds the default Translator (in the thread, so
-    the server answers /health while the model loads)."""
+    the server answers /health while the model loads); if it fails, `on_failure` is called (the
+    server stops, and its command reports `failed`)."""
 
-    def __init__(self, load: Callable[[], Any], limits: Limits, metrics: "Metrics"):
-        self.limits, self.metrics = limits, metrics
+    def __init__(self, load: Callable[[], Any], limits: Limits, metrics: "Metrics",
+                 on_failure: Callable[[], None] = lambda: None):
+        self.limits, self.metrics, self.on_failure = limits, metrics, on_failure
         self.queue: queue.Queue = queue.Queue()
         self.pending = 0  # jobs accepted, not answered
         self.lock = threading.Lock()
@@ -101,8 +103,9 @@ class Batcher:
             self.default = load()
             self.translators[(None, 1, None)] = self.default
             self.default.translate(["warm up"])  # traces the search: the first request is as fast as any
-        except BaseException as exc:  # noqa: BLE001 (reported by /ready and every request)
+        except BaseException as exc:  # noqa: BLE001 (reported by /ready, every request, the command)
             self.failed = exc
+            self.on_failure()
         self.ready.set()
         waiting = None
         while True:

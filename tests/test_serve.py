@@ -135,3 +135,11 @@ def test_sigterm_answers_the_requests_in_flight_then_exits_0(trained_model):
         code, stderr = server.stop()
         assert [a.result()[0] for a in answers] == [200, 200, 200]
     assert code == 0 and "Traceback" not in stderr
+
+
+def test_a_directory_that_is_not_a_model_is_one_line_and_66(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "nmtkit.cli", "serve", "-m", str(tmp_path), "--port", "0"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    last = result.stderr.strip().splitlines()[-1]  # after the "serving ... on" line
+    assert result.returncode == 66 and "Traceback" not in result.stderr
+    assert last.startswith(f"nmtkit: error: {tmp_path} is not an nmtkit model directory")

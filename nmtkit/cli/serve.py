@@ -60,12 +60,15 @@ def serve(
 
         return Translator(model)
 
-    batcher = Batcher(load, limits, metrics)
+    def stop_serving() -> None:  # the model did not load: a bad model directory is the command's error
+        server.should_exit = True
+
+    batcher = Batcher(load, limits, metrics, on_failure=stop_serving)
+    server = uvicorn.Server(uvicorn.Config(make_app(batcher, metrics), log_level="warning", lifespan="off",
+                                           timeout_graceful_shutdown=60))
     batcher.start()
     address, bound = listener.getsockname()[:2]
     typer.echo(f"nmtkit: serving {', '.join(map(str, model))} on http://{address}:{bound}", err=True)
-    server = uvicorn.Server(uvicorn.Config(make_app(batcher, metrics), log_level="warning", lifespan="off",
-                                           timeout_graceful_shutdown=60))
     # uvicorn handles SIGINT and SIGTERM while it serves (no new requests, those in flight
     # answered), then raises the signal again for the handler it found: ignoring it then is what
     # makes a drained server exit 0.
@@ -75,3 +78,5 @@ def serve(
         server.run(sockets=[listener])
     finally:
         batcher.stop()
+    if batcher.failed is not None:
+        raise batcher.failed
