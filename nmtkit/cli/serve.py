@@ -53,9 +53,11 @@ def serve(
     limits = Limits(max_sentences, max_chars, max_beam, max_pending, max_batch, max_delay_ms / 1000)
     listener = socket.create_server((host, port))  # bound here: a busy port is an error before any loading
     metrics = Metrics()
+    # Here, before any other thread runs: the quiet import points fd 2 away from stderr for a
+    # while, and whatever another thread wrote meanwhile would be lost.
+    import_tensorflow_quietly()
 
-    def load():
-        import_tensorflow_quietly()
+    def load():  # in the search thread, while the server already answers /health
         from nmtkit.translate import Translator
 
         return Translator(model)
@@ -66,9 +68,9 @@ def serve(
     batcher = Batcher(load, limits, metrics, on_failure=stop_serving)
     server = uvicorn.Server(uvicorn.Config(make_app(batcher, metrics), log_level="warning", lifespan="off",
                                            timeout_graceful_shutdown=60))
-    batcher.start()
     address, bound = listener.getsockname()[:2]
     typer.echo(f"nmtkit: serving {', '.join(map(str, model))} on http://{address}:{bound}", err=True)
+    batcher.start()
     # uvicorn handles SIGINT and SIGTERM while it serves (no new requests, those in flight
     # answered), then raises the signal again for the handler it found: ignoring it then is what
     # makes a drained server exit 0.
