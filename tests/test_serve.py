@@ -5,6 +5,7 @@ never on time."""
 
 import json
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nmtkit.cli", "serve", "-m", str(model), "--port", "0", *map(str, options)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signal_handlers)
+        assert select.select([self.process.stderr], [], [], 120)[0], "no 'serving on' line in 120 s"
         line = self.process.stderr.readline()
         self.url = re.search(r"http://\S+", line).group(0)
         deadline = time.monotonic() + 120
