@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence, TextIO
+from typing import Callable, Iterable, Iterator, Sequence, TextIO
 
 import numpy as np
 import tensorflow as tf
@@ -151,11 +150,21 @@ class Translator:
             out.append(Candidate(self.tokenizers.tgt.decode(words), float(found.scores[row, n]), words, attention))
         return out
 
-    def stream(self, lines: Iterable[str]) -> Iterator[list[Translation]]:
-        """Translations window by window, so output flows while input still arrives."""
+    def stream(self, lines: Iterable[str],
+               more_ready: Callable[[], bool] = lambda: True) -> Iterator[list[Translation]]:
+        """Translations window by window, so output flows while input still arrives. A window
+        is `batch_size x WINDOW_BATCHES` lines, or fewer when `more_ready()` says that no more
+        input is ready to read (a pipe fed a line at a time): what has come is translated then."""
         iterator = iter(lines)
         window = self.settings.batch_size * WINDOW_BATCHES
-        while chunk := list(itertools.islice(iterator, window)):
+        while True:
+            chunk = []
+            for line in iterator:
+                chunk.append(line)
+                if len(chunk) == window or not more_ready():
+                    break
+            if not chunk:
+                return
             yield self.translate([line.rstrip("\r\n") for line in chunk])
 
 
@@ -181,16 +190,18 @@ def format_translation(index: int, translation: Translation, n_best: int, scores
 
 def translate_stream(translator: Translator, source: Iterable[str], sink: TextIO, scores: bool = False,
                      attention_plots: Path | None = None, plot_count: int = 10,
-                     progress: WorkProgress | None = None, input_bytes: int | None = None) -> int:
+                     progress: WorkProgress | None = None, input_bytes: int | None = None,
+                     more_ready: Callable[[], bool] = lambda: True) -> int:
     """Translate every line of `source` to `sink`; returns the number of lines. `progress`
-    counts the sentences; `input_bytes`, the size of the input when known, gives it an ETA."""
+    counts the sentences; `input_bytes`, the size of the input when known, gives it an ETA;
+    `more_ready`: see `Translator.stream`."""
     if attention_plots is not None:
         prepare_plot_dir(attention_plots)
     progress = progress or WorkProgress(quiet=True)
     reading = _CountedLines(source, input_bytes)
     progress.stage("translate", "sentences")
     count = 0
-    for translations in translator.stream(reading):
+    for translations in translator.stream(reading, more_ready):
         text = []
         for translation in translations:
             text.append(format_translation(count, translation, translator.options.n_best, scores))

@@ -7,6 +7,7 @@ before sending it, so no test depends on timing or on how the shell started pyte
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from nmtkit.checkpoints import checkpoint_dirs
 from nmtkit.checksums import verify_checksums
 from nmtkit.config import load_recipe
 from nmtkit.training import train
+from nmtkit.translate import Translator
 from tests.conftest import write_recipe
 from tests.test_cli import invoke
 from tests.test_training_engine import ROOT, default_signal_handlers, start_training, wait_for_checkpoint, weights
@@ -162,10 +164,13 @@ def test_translate_stops_while_reading(trained_model, number):
     process = start_command("translate", "--model", trained_model)
     process.stdin.write("3 March 2021\n")  # and stdin stays open
     process.stdin.flush()
-    wait_until_reading_stdin(process)  # the model is loaded, the command is in its loop
+    assert select.select([process.stdout], [], [], 120)[0], "no translation while stdin stays open"
+    first = process.stdout.readline()
+    wait_until_reading_stdin(process)  # for the next line
     process.send_signal(number)
-    stdout, stderr = finish(process)
-    assert process.returncode == 128 + number and stdout == ""
+    rest, stderr = finish(process)
+    assert process.returncode == 128 + number
+    assert first == Translator([trained_model]).translate(["3 March 2021"])[0].text + "\n" and rest == ""
     assert stderr.strip().splitlines() == [f"nmtkit: stopped by {signal.Signals(number).name}"]
 
 

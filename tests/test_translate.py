@@ -3,7 +3,10 @@
 
 import io
 import re
+import select
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from nmtkit.data.textio import read_lines
 from nmtkit.data.vocab import UNK
 from nmtkit.translate import Translator, translate_stream
 from tests.test_cli import assert_clean_error, invoke
+from tests.test_training_engine import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +129,21 @@ def test_output_flows_before_the_input_ends(trained_model, sources):
     assert translate_stream(translator, slow_input(), sink) == 200
     assert sink.first_write_after <= 33
     assert len(sink.getvalue().splitlines()) == 200
+
+
+def test_a_line_fed_through_an_open_pipe_comes_back_before_the_next_is_written(trained_model, sources):
+    # A co-process: each line is answered while stdin stays open, not after a window of 2,048.
+    process = subprocess.Popen([sys.executable, "-m", "nmtkit.cli", "translate", "-m", str(trained_model)],
+                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    expected = [t.text for t in Translator([trained_model]).translate(sources[:3])]
+    for line, translation in zip(sources[:3], expected):
+        process.stdin.write(line + "\n")
+        process.stdin.flush()
+        assert select.select([process.stdout], [], [], 120)[0], "no answer while stdin stays open"
+        assert process.stdout.readline() == translation + "\n"
+    process.stdin.close()
+    assert process.wait(timeout=120) == 0 and process.stdout.read() == ""
 
 
 def test_search_option_errors(trained_model):

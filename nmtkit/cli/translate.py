@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import stat
 import sys
 from pathlib import Path
@@ -89,7 +90,13 @@ def translate(
     with WorkProgress(quiet or sys.stdout.isatty()) as progress:
         translate_stream(translator, iter_decoded(sys.stdin.buffer, "<stdin>"), sys.stdout, scores=scores,
                          attention_plots=attention_plots, plot_count=plot_count, progress=progress,
-                         input_bytes=_bytes_left(sys.stdin))
+                         input_bytes=_bytes_left(sys.stdin), more_ready=lambda: _readable(sys.stdin))
+
+
+def _readable(stream) -> bool:
+    """Whether reading `stream` would not wait: always for a file; for a pipe, when a writer has
+    written more (or closed it). Lines already in Python's buffer are read all the same."""
+    return bool(select.select([stream], [], [], 0)[0])
 
 
 def _bytes_left(stream) -> int | None:
