@@ -100,7 +100,7 @@ class Translator:
         )
         self.options.check()
         self._batches_searched = 0
-        self._search = tf.function(self._search_batch, autograph=False, input_signature=[
+        self._search = tf.function(self.search_ids, autograph=False, input_signature=[
             tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([2], tf.int32)])
 
     def with_settings(self, n_best: int | None = None, **translate_keys) -> "Translator":
@@ -111,7 +111,9 @@ class Translator:
         other._configure(self.options.n_best if n_best is None else n_best)
         return other
 
-    def _search_batch(self, src, seed) -> Hypotheses:
+    def search_ids(self, src, seed=None) -> Hypotheses:
+        """The search of one batch of source ids [batch, src_len] (0-padded), as graph ops;
+        `seed` (int32 [2]) makes sampling repeatable."""
         state, memory, mask = self.model.encode(src)
         return search(self._step, state, memory, mask, BOS, EOS, self.options,
                       forbidden=(PAD, BOS), seed=seed)

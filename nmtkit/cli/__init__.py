@@ -12,7 +12,7 @@ import sys
 import typer
 
 from nmtkit import __version__
-from nmtkit.cli import average, info, plot, preprocess, score, serve, train, translate
+from nmtkit.cli import average, export, info, plot, preprocess, score, serve, train, translate
 from nmtkit.cli.data import data_app
 from nmtkit.cli.task import task_app
 from nmtkit.errors import one_line
@@ -30,6 +30,7 @@ app.command("preprocess", epilog=preprocess.EXAMPLES)(preprocess.preprocess)
 app.command("train", epilog=train.EXAMPLES)(train.train)
 app.command("translate", epilog=translate.EXAMPLES)(translate.translate)
 app.command("average", epilog=average.EXAMPLES)(average.average)
+app.command("export", epilog=export.EXAMPLES)(export.export)
 app.command("plot", epilog=plot.EXAMPLES)(plot.plot)
 app.command("info", epilog=info.EXAMPLES)(info.info)
 app.command("score", epilog=score.EXAMPLES)(score.score)

@@ -65,6 +65,10 @@ class Tokenizer:
         return (self.spec.level, self.spec.lang, self.spec.lowercase, self.spec.normalize,
                 self._sp.serialized_model_proto() if self._sp else b"")
 
+    def sentencepiece_model(self) -> bytes:
+        """The serialized sentencepiece model (subword levels)."""
+        return self._sp.serialized_model_proto()
+
     def encode(self, lines: Sequence[str]) -> list[list[str]]:
         lines = [self._prepare(line) for line in lines]
         level = self.spec.level
