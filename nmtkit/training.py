@@ -6,16 +6,17 @@ is a pure function of (seed, e), the learning rate one of the step and the plate
 dropout masks come from one generator whose state is saved: so a checkpoint (weights, optimizer
 variables, position, schedule, generator) lets `--resume` continue exactly where a run stopped,
 and on the CPU a resumed run ends with the weights of an uninterrupted one.
+
+This module sets a run up (data, model, optimizer, validation, where it resumes) on one process
+or on each worker of a cluster (nmtkit.cluster); `nmtkit.run_loop` carries it out.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import keras
 import numpy as np
@@ -23,23 +24,24 @@ import tensorflow as tf
 
 from nmtkit import __version__
 from nmtkit.artifacts import RECIPE, ModelWriter
-from nmtkit.checkpoints import checkpoint_dirs, latest_intact_checkpoint, load_checkpoint, save_checkpoint
+from nmtkit.checkpoints import checkpoint_dirs, latest_intact_checkpoint, load_checkpoint
+from nmtkit.cluster import DEFAULT_TIMEOUT_S, Cluster
 from nmtkit.config import Recipe, TrainConfig, load_recipe
 from nmtkit.data.batching import Batch, make_batch, plan_batches
 from nmtkit.data.embeddings import load_tables
 from nmtkit.data.prepared import Split, load_split, load_vocabs, read_manifest
 from nmtkit.data.tokenizer import load_pair
 from nmtkit.data.vocab import PAD
-from nmtkit.devices import training_strategy
-from nmtkit.errors import ModelDirError, RecipeError, StorageError, TrainingDiverged
-from nmtkit.interrupts import signal_name, stop_requests
+from nmtkit.devices import training_cluster
+from nmtkit.errors import ModelDirError, RecipeError
+from nmtkit.interrupts import StopRequest, stop_requests
 from nmtkit.losses import token_losses
 from nmtkit.models.seq2seq import build_model
 from nmtkit.optimization import LearningRate, make_optimizer
 from nmtkit.precision import dtype_policy
-from nmtkit.progress import TrainingProgress
 from nmtkit.run_lock import training_lock
-from nmtkit.validation import HIGHER_IS_BETTER, Validator
+from nmtkit.run_loop import ChiefRecords, Clock, Run, RunState, WorkerRecords, local_rows
+from nmtkit.validation import Validator
 
 _BATCH_SIGNATURE = [tf.TensorSpec([None, None], tf.int32)] * 3 + [tf.TensorSpec([], tf.float32)]
 
@@ -49,7 +51,8 @@ class Trainer:
 
     Each replica's loss is its share of the global batch's summed loss divided by the global
     batch's token count, so the replicas' gradients add up (the optimizer all-reduces them) to
-    the gradient of the whole batch: a step on N replicas equals the step on one.
+    the gradient of the whole batch: a step on N replicas equals the step on one. On a worker of
+    a cluster the replicas are this worker's, and the batch its share of the global batch.
     """
 
     def __init__(self, model: keras.Model, config: TrainConfig, strategy: tf.distribute.Strategy | None = None):
@@ -64,6 +67,10 @@ class Trainer:
             self._step = tf.function(self._replica_step, input_signature=_BATCH_SIGNATURE)
         else:
             self._step = tf.function(self._distributed_step, reduce_retracing=True)
+            ids = []  # this process's replicas (all of them, but on a worker of a cluster)
+            self.strategy.experimental_distribute_values_from_function(
+                lambda context: ids.append(context.replica_id_in_sync_group) or 0)
+            self._first, self._local = min(ids), len(ids)
 
     def _replica_step(self, src, tgt_in, tgt_out, batch_tokens):
         with tf.GradientTape() as tape:
@@ -79,50 +86,21 @@ class Trainer:
         return (self.strategy.reduce("SUM", loss_sum, axis=None),
                 self.strategy.reduce("SUM", tokens, axis=None))
 
-    def train_step(self, batch: Batch, learning_rate: float) -> tuple[float, float]:
-        """One update at `learning_rate`; returns the batch's summed loss and its token count."""
+    def train_step(self, batch: Batch, learning_rate: float, batch_tokens: float | None = None) -> tuple[float, float]:
+        """One update at `learning_rate`; returns the global batch's summed loss and its token
+        count. `batch_tokens`: the global batch's target tokens, where `batch` is a worker's share."""
         self.optimizer.learning_rate = learning_rate
-        batch_tokens = tf.constant(float(np.count_nonzero(batch.tgt_out != PAD)))
+        if batch_tokens is None:
+            batch_tokens = float(np.count_nonzero(batch.tgt_out != PAD))
+        batch_tokens = tf.constant(batch_tokens, tf.float32)
         if self.replicas == 1:
             loss_sum, tokens = self._step(*batch, batch_tokens)
         else:  # each replica takes a slice of the rows, padded to the batch's width
-            parts = [np.array_split(x, self.replicas) for x in batch]
+            parts = [np.array_split(x, self._local) for x in batch]
             values = self.strategy.experimental_distribute_values_from_function(
-                lambda context: tuple(p[context.replica_id_in_sync_group] for p in parts))
+                lambda context: tuple(p[context.replica_id_in_sync_group - self._first] for p in parts))
             loss_sum, tokens = self._step(*values, batch_tokens)
         return float(loss_sum), float(tokens)
-
-
-@dataclass
-class RunState:
-    """Where a run is, saved in every checkpoint."""
-
-    step: int = 0  # updates done
-    epoch: int = 0  # the epoch in progress
-    next_batch: int = 0  # index in that epoch's batch order
-    target_tokens: int = 0
-    train_seconds: float = 0.0
-    loss_since_validation: list[float] = field(default_factory=lambda: [0.0, 0.0])  # summed loss, tokens
-    metrics: list[dict[str, Any]] = field(default_factory=list)
-    best: dict[str, Any] | None = None
-    bad_validations: int = 0  # in a row, for early stopping
-    schedule: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.target_tokens / self.train_seconds if self.train_seconds else 0.0
-
-
-@dataclass
-class _Clock:
-    """Wall-clock budget of the whole command, measured from `started_at`."""
-
-    started_at: float
-    budget_s: float  # 0 = none
-    reserve_s: float = 0.0  # time kept back for the final validation and save
-
-    def out_of_time(self) -> bool:
-        return bool(self.budget_s) and time.monotonic() + self.reserve_s >= self.started_at + self.budget_s
 
 
 def describe_model(recipe: Recipe) -> dict[str, int]:
@@ -145,19 +123,24 @@ def _initial_embeddings(recipe: Recipe, prepared: Path) -> dict[str, np.ndarray]
     return {side: tables[side] for side in wanted}
 
 
-def train(recipe: Recipe, overwrite: bool = False, resume: bool = False,
-          started_at: float | None = None) -> dict[str, Any]:
+def train(recipe: Recipe, overwrite: bool = False, resume: bool = False, started_at: float | None = None,
+          worker_timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
     """Train the recipe's model on its prepared data; returns the model directory's manifest.
 
-    Holds the model directory's lock throughout. SIGINT and SIGTERM stop the run after the step
-    in progress and a checkpoint, and raise `Stopped`."""
+    On one process, or on every worker of a `TF_CONFIG` cluster (nmtkit.cluster), where only
+    the chief writes. The writer holds the model directory's lock throughout. SIGINT and SIGTERM
+    stop the run after the step in progress and a checkpoint, and raise `Stopped`.
+    `worker_timeout_s`: how long a worker waits for a silent peer before `WorkerLost`."""
     notes: list[str] = []
-    with training_lock(recipe.train.model_dir, notes.append), stop_requests() as stop:
-        return _train(recipe, overwrite, resume, started_at, stop, notes)
+    with stop_requests() as stop:
+        cluster = training_cluster(recipe.train.device, worker_timeout_s)
+        lock = training_lock(recipe.train.model_dir, notes.append) if cluster.is_chief else nullcontext()
+        with lock:
+            return _train(recipe, overwrite, resume, started_at, stop, notes, cluster)
 
 
-def _train(recipe: Recipe, overwrite: bool, resume: bool, started_at: float | None, stop,
-           notes: list[str]) -> dict[str, Any]:
+def _train(recipe: Recipe, overwrite: bool, resume: bool, started_at: float | None, stop: StopRequest,
+           notes: list[str], cluster: Cluster) -> dict[str, Any]:
     config = recipe.train
     prepared = Path(recipe.data.prepared)
     data_manifest = read_manifest(prepared, "prepared data directory (run `nmtkit preprocess`)")
@@ -166,7 +149,7 @@ def _train(recipe: Recipe, overwrite: bool, resume: bool, started_at: float | No
     valid_split = load_split(prepared, "valid")
     checkpoint = _checkpoint_to_resume(recipe, notes) if resume else None
 
-    strategy = training_strategy(config.device)
+    strategy = cluster.strategy
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()  # a seed makes a CPU run repeatable
     tables = _initial_embeddings(recipe, prepared)
@@ -178,17 +161,17 @@ def _train(recipe: Recipe, overwrite: bool, resume: bool, started_at: float | No
     validator = Validator(model, valid_split, config.batch_size, config.valid_metric,
                           load_pair(prepared).tgt, tgt_vocab)
     schedule = LearningRate(config)
-    run = RunState()
+    state = RunState()
     if checkpoint is not None:
-        run = RunState(**{k: v for k, v in load_checkpoint(checkpoint, model, trainer.optimizer).items()
-                          if k in RunState.__dataclass_fields__})
-        schedule.restore(run.schedule)
+        state = RunState(**{k: v for k, v in load_checkpoint(checkpoint, model, trainer.optimizer).items()
+                            if k in RunState.__dataclass_fields__})
+        schedule.restore(state.schedule)
+    _agree_on_checkpoint(cluster, checkpoint, state.step, Path(config.model_dir))
     src_len, tgt_len = train_split.src.lengths(), train_split.tgt.lengths()
     steps_per_epoch = len(plan_batches(src_len, tgt_len, config.batch_size, config.batch_tokens))
-    clock = _Clock(started_at or time.monotonic(), config.max_minutes * 60)
-    metric_key = f"valid_{config.valid_metric}"
 
-    def manifest(stopped_by: str | None = None) -> dict[str, Any]:
+    def describe(run: RunState, stopped_by: str | None) -> dict[str, Any]:
+        """The model directory's manifest."""
         return {
             "nmtkit_version": __version__,
             "parameters": model.count_params(),
@@ -200,6 +183,7 @@ def _train(recipe: Recipe, overwrite: bool, resume: bool, started_at: float | No
                 "train_seconds": round(run.train_seconds, 1),
                 "train_tokens_per_s": round(run.tokens_per_second, 1),
                 "replicas": trainer.replicas,
+                "workers": cluster.workers,
                 "precision": model.dtype_policy.name,  # what `auto` chose
                 "valid_metric": config.valid_metric,
                 "stopped_by": stopped_by,
@@ -207,117 +191,79 @@ def _train(recipe: Recipe, overwrite: bool, resume: bool, started_at: float | No
             },
         }
 
-    writer = ModelWriter(config.model_dir, overwrite, reopen=checkpoint is not None)
-    with writer, TrainingProgress(steps_per_epoch * config.epochs) as progress:
+    if cluster.is_chief:
+        records = ChiefRecords(ModelWriter(config.model_dir, overwrite, reopen=checkpoint is not None),
+                               steps_per_epoch * config.epochs)
+    else:
+        records = WorkerRecords(config.model_dir)
+    clock = Clock(started_at or time.monotonic(), config.max_minutes * 60)
+    run = Run(config, cluster, model, trainer, validator, schedule, state, records, clock, steps_per_epoch, stop,
+              describe, resumed=checkpoint is not None)
+    with records, cluster.watch(run.where, records.kept):
         for note in notes:
-            progress.log(note)
+            records.log(note)
         if checkpoint is None:
-            writer.write_static(recipe, prepared)
+            records.start(recipe, prepared)
         else:
-            progress.log(f"resuming from {checkpoint} (step {run.step}, epoch {run.epoch})")
-        board = _Board(writer)
-        saved_step = run.step if checkpoint is not None else None
-
-        def save_checkpoint_now() -> None:
-            """Checkpoint the run, once per step (a stop may follow a checkpoint); checkpoints
-            start with the first validation's save."""
-            nonlocal saved_step
-            if writer.published and saved_step != run.step:
-                run.schedule = schedule.state()
-                with _storage(writer, "a checkpoint"):
-                    save_checkpoint(writer.dir, model, trainer.optimizer, asdict(run), config.keep_checkpoints)
-                saved_step = run.step
-
-        def validate() -> bool:
-            """Validate, keep the best model, checkpoint; True when early stopping says stop."""
-            began = time.monotonic()
-            loss_sum, loss_tokens = run.loss_since_validation
-            metrics = {"step": run.step, "epoch": round(run.step / steps_per_epoch, 3),
-                       "train_loss": loss_sum / loss_tokens if loss_tokens else None,
-                       "learning_rate": schedule.at(max(run.step - 1, 0)), **validator(),
-                       "train_tokens_per_s": round(run.tokens_per_second, 1)}
-            run.loss_since_validation = [0.0, 0.0]
-            run.metrics.append(metrics)
-            score = metrics[metric_key] * (1 if HIGHER_IS_BETTER[metric_key] else -1)
-            improved = run.best is None or score > run.best[metric_key] * (1 if HIGHER_IS_BETTER[metric_key] else -1)
-            if improved:
-                run.best, run.bad_validations = metrics, 0
-            else:
-                run.bad_validations += 1
-            decayed = schedule.observe(score)
-            with _storage(writer, "the model"):
-                writer.save(manifest(), run.metrics, model if improved else None)
-            save_checkpoint_now()
-            board.write(metrics)
-            progress.log(_describe(metrics, config.valid_metric, run.tokens_per_second)
-                         + ("  (best, saved)" if improved else "")
-                         + (f"  learning rate x{config.decay_rate}" if decayed else ""))
-            clock.reserve_s = time.monotonic() - began
-            return bool(config.patience) and run.bad_validations >= config.patience
-
+            records.log(f"resuming from {checkpoint} (step {state.step}, epoch {state.epoch})")
+        if cluster.workers > 1:
+            records.log(f"training on {cluster.workers} workers, {trainer.replicas} replicas in all")
         stopped_by = "epochs"
-        while run.epoch < config.epochs and stopped_by == "epochs":
+        while state.epoch < config.epochs and stopped_by == "epochs":
             order = plan_batches(src_len, tgt_len, config.batch_size, config.batch_tokens,
-                                 np.random.default_rng([config.seed, run.epoch]))
-            for batch in _prefetched(train_split, order[run.next_batch:]):
-                if stop:
-                    stopped_by = signal_name(stop.signal)
+                                 np.random.default_rng([config.seed, state.epoch]))
+            for batch, batch_tokens in _prefetched(train_split, order[state.next_batch:], cluster):
+                stopped_by = run.stop_reason() or stopped_by
+                if stopped_by != "epochs":
                     break
-                if clock.out_of_time():
-                    stopped_by = "time budget"
+                if run.step(batch, batch_tokens):
+                    stopped_by = "early stopping"
                     break
-                began = time.monotonic()
-                loss_sum, tokens = trainer.train_step(batch, schedule.at(run.step))
-                run.train_seconds += time.monotonic() - began
-                if not math.isfinite(loss_sum):
-                    raise TrainingDiverged(f"the training loss became {loss_sum / tokens} at step {run.step + 1}; "
-                                           f"training stopped ({_kept(writer)}); try a lower train.learning_rate")
-                run.step += 1
-                run.next_batch += 1
-                run.target_tokens += int(tokens)
-                run.loss_since_validation = [run.loss_since_validation[0] + loss_sum,
-                                             run.loss_since_validation[1] + tokens]
-                progress.update(run.step, loss_sum / tokens, run.tokens_per_second, schedule.at(run.step))
-                if config.valid_every and run.step % config.valid_every == 0:
-                    if validate():
-                        stopped_by = "early stopping"
-                        break
-                elif config.checkpoint_every and run.step % config.checkpoint_every == 0:
-                    save_checkpoint_now()
             else:  # the epoch is complete
-                run.epoch, run.next_batch = run.epoch + 1, 0
-                if not config.valid_every:
-                    if validate():
-                        stopped_by = "early stopping"
-                else:
-                    save_checkpoint_now()
-        if stop and stopped_by == signal_name(stop.signal):
-            save_checkpoint_now()
-            if writer.published:
-                with _storage(writer, "the model"):
-                    writer.save(manifest(stopped_by), run.metrics)
-            board.close()
-            raise stop.stopped(f"at step {run.step} (epoch {run.step / steps_per_epoch:.2f}): {_kept(writer)}")
-        if not run.metrics or run.metrics[-1]["step"] != run.step:
-            validate()
-        final = manifest(stopped_by)
-        with _storage(writer, "the model"):
-            writer.save(final, run.metrics)
-        board.close()
-    return final
+                if run.end_epoch():
+                    stopped_by = "early stopping"
+        if stopped_by in ("SIGINT", "SIGTERM"):
+            raise run.stopped(stopped_by)
+        return run.finish(stopped_by)
 
 
-def _prefetched(split: Split, chunks: list[np.ndarray]):
-    """The padded batches of `chunks`, built by tf.data two batches ahead of the training step,
-    so that reading their sentences (memory-mapped, perhaps from disk) overlaps training."""
+def _agree_on_checkpoint(cluster: Cluster, checkpoint: Path | None, step: int, model_dir: Path) -> None:
+    """Every worker resumes from the chief's checkpoint (read from the model directory, which
+    they must all see), or all start afresh."""
+    own = step if checkpoint is not None else -1
+    chief = int(cluster.from_chief([own])[0])
+    if cluster.agree([own != chief])[0]:
+        if own != chief:
+            what = f"checkpoint step-{own:08d}" if own >= 0 else "no checkpoint"
+            raise ModelDirError(f"{cluster.name} finds {what} in {model_dir} but the chief resumes from "
+                                f"{f'step {chief}' if chief >= 0 else 'none'}: with --resume every worker reads "
+                                "the chief's model directory (a shared filesystem)")
+        raise ModelDirError(f"cannot resume on {cluster.workers} workers: another worker does not see the "
+                            f"checkpoint of {model_dir} (with --resume every worker reads the chief's model "
+                            "directory: a shared filesystem)")
+
+
+def _prefetched(split: Split, chunks: list[np.ndarray], cluster: Cluster):
+    """This worker's share of each global batch of `chunks` (padded to the global batch's width, so
+    that every replica computes what one process would) and the global batch's target token
+    count; built by tf.data two batches ahead of the training step, so that reading their
+    sentences (memory-mapped, perhaps from disk) overlaps training."""
+    src_len, tgt_len = split.src.lengths(), split.tgt.lengths()
+
     def generate():
         for chunk in chunks:
-            yield tuple(make_batch([split.src[i] for i in chunk], [split.tgt[i] for i in chunk]))
+            rows = local_rows(chunk, cluster)
+            batch = make_batch([split.src[i] for i in rows] or [[]], [split.tgt[i] for i in rows] or [[]])
+            widths = (src_len[chunk].max(), tgt_len[chunk].max() + 1, tgt_len[chunk].max() + 1)
+            batch = [np.pad(x[:len(rows)], ((0, 0), (0, width - x.shape[1])), constant_values=PAD)
+                     for x, width in zip(batch, widths)]
+            yield (*batch, np.float32(tgt_len[chunk].sum() + len(chunk)))
 
     spec = tf.TensorSpec([None, None], tf.int32)
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=(spec, spec, spec)).prefetch(2)
-    for src, tgt_in, tgt_out in dataset:
-        yield Batch(src.numpy(), tgt_in.numpy(), tgt_out.numpy())
+    dataset = tf.data.Dataset.from_generator(
+        generate, output_signature=(spec, spec, spec, tf.TensorSpec([], tf.float32))).prefetch(2)
+    for src, tgt_in, tgt_out, tokens in dataset:
+        yield Batch(src.numpy(), tgt_in.numpy(), tgt_out.numpy()), float(tokens)
 
 
 def _checkpoint_to_resume(recipe: Recipe, notes: list[str]) -> Path | None:
@@ -336,50 +282,3 @@ def _checkpoint_to_resume(recipe: Recipe, notes: list[str]) -> Path | None:
     return found
 
 
-def _kept(writer: ModelWriter) -> str:
-    """What a failed run leaves behind, for its error message."""
-    if not writer.published:
-        return "nothing was kept: checkpoints start at the first validation"
-    kept = checkpoint_dirs(writer.dir)
-    if not kept:
-        return f"{writer.dir} keeps its model but no checkpoint yet"
-    return f"{writer.dir} keeps the checkpoint {kept[-1].name}"
-
-
-@contextmanager
-def _storage(writer: ModelWriter, what: str) -> Iterator[None]:
-    """A failed write (disk full, read-only, ...) as one clear error; the files written before
-    it are intact (every write is atomic)."""
-    try:
-        yield
-    except OSError as exc:
-        raise StorageError(f"cannot write {what} in {writer.dir}: {exc.strerror or exc}; training stopped "
-                           f"({_kept(writer)})") from None
-
-
-def _describe(metrics: dict[str, Any], metric: str, tokens_per_second: float) -> str:
-    text = (f"step {metrics['step']} epoch {metrics['epoch']:.2f}: valid loss {metrics['valid_loss']:.3f} "
-            f"ppl {metrics['valid_ppl']:.2f} acc {metrics['valid_acc']:.1f}%")
-    if "valid_bleu" in metrics:
-        text += f" BLEU {metrics['valid_bleu']:.2f} chrF {metrics['valid_chrf']:.2f}"
-    return text + f"  lr {metrics['learning_rate']:.2e}  train {tokens_per_second:,.0f} tok/s"
-
-
-class _Board:
-    """TensorBoard scalars of every validation, in MODEL_DIR/tensorboard (once it is published)."""
-
-    def __init__(self, writer: ModelWriter):
-        self.writer, self.summaries = writer, None
-
-    def write(self, metrics: dict[str, Any]) -> None:
-        if self.summaries is None:
-            self.summaries = tf.summary.create_file_writer(str(self.writer.dir / "tensorboard"))
-        with self.summaries.as_default(step=metrics["step"]):
-            for name, value in metrics.items():
-                if name != "step" and value is not None:
-                    tf.summary.scalar(name, value)
-        self.summaries.flush()
-
-    def close(self) -> None:
-        if self.summaries is not None:
-            self.summaries.close()

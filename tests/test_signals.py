@@ -116,9 +116,9 @@ def test_a_stop_before_the_first_checkpoint_leaves_no_model(tiny_recipe, tmp_pat
     assert invoke("preprocess", tiny_recipe).exit_code == 0
     real = training.Trainer.train_step
 
-    def signalled(self, batch, learning_rate):
+    def signalled(self, batch, learning_rate, *global_tokens):
         os.kill(os.getpid(), signal.SIGTERM)  # handled by nmtkit's handler in this process too
-        return real(self, batch, learning_rate)
+        return real(self, batch, learning_rate, *global_tokens)
 
     monkeypatch.setattr(training.Trainer, "train_step", signalled)
     assert_stopped(invoke("train", tiny_recipe), 143, "SIGTERM at step 1 ", "nothing was kept", "--resume")

@@ -94,9 +94,9 @@ def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_checkpoint(engin
     real = training.Trainer.train_step
     calls = []
 
-    def diverging(self, batch, learning_rate):
+    def diverging(self, batch, learning_rate, *global_tokens):
         calls.append(1)
-        loss, tokens = real(self, batch, learning_rate)
+        loss, tokens = real(self, batch, learning_rate, *global_tokens)
         return (float("nan") if len(calls) > 45 else loss), tokens
 
     monkeypatch.setattr(training.Trainer, "train_step", diverging)
