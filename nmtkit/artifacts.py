@@ -3,7 +3,8 @@
 Layout: `recipe.yaml` (the resolved recipe), `tokenizers.json` with any sentencepiece models,
 `src.vocab.json`, `tgt.vocab.json` (copied from the prepared data), `model.weights.h5` (the best weights so far),
 `manifest.json` (data and training summary), `metrics.jsonl` (one line per validation),
-`checkpoints/` (the last training checkpoints, see `nmtkit.checkpoints`) and `tensorboard/`.
+`checkpoints/` (the last training checkpoints, see `nmtkit.checkpoints`), `tensorboard/`, and
+`compiled/`, the search graphs that `translate` keeps (see `nmtkit.compiled_search`).
 `checksums.sha256` records the digests of the files that make the model (all but the records
 manifest.json and metrics.jsonl), and `load_model_dir` checks them.
 The directory appears under its name only once it holds weights; each later save replaces files
@@ -13,6 +14,7 @@ that loads while a new best model is published gets the old model or the new one
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -91,16 +93,36 @@ def _model_files(directory: Path) -> list[str]:
 
 @dataclass
 class LoadedModel:
+    path: Path
     recipe: Recipe
     tokenizers: TokenizerPair
     src_vocab: Vocab
     tgt_vocab: Vocab
-    model: Any  # nmtkit.models.seq2seq.Seq2Seq (imported lazily: TensorFlow is slow to load)
+    policy: str  # the Keras dtype policy the model computes in
+    weights_digest: str | None = None  # the checksum of the weights `.model` loaded
+
+    @functools.cached_property
+    def model(self):
+        """The Keras model (nmtkit.models.seq2seq.Seq2Seq) with its weights, built at the first
+        use: a translation that loads its compiled search (nmtkit.compiled_search) needs none."""
+        from nmtkit.models.seq2seq import build_model
+
+        model = build_model(self.recipe.model, len(self.src_vocab), len(self.tgt_vocab), self.policy)
+        self.weights_digest = load_published_weights(self.path, model)
+        return model
+
+    def recorded_weights_digest(self) -> str | None:
+        """The checksum recorded for the weights (None in a directory without checksums)."""
+        return (read_checksums(self.path) or {}).get(WEIGHTS)
+
+    def weights_are(self, digest: str) -> bool:
+        """Whether the weights file has this checksum."""
+        return file_digest(self.path / WEIGHTS) == digest
 
 
 def load_model_dir(path: str | Path, precision: str | None = None) -> LoadedModel:
-    """The model directory's recipe, tokenizers, vocabularies and model with its weights, each
-    file checked against the directory's checksums.
+    """The model directory's recipe, tokenizers and vocabularies, each file checked against the
+    directory's checksums, and its model (built with its weights at the first use of `.model`).
 
     `precision` ("auto", "float32" or "bfloat16") is the arithmetic of the model; default: the
     recipe's `translate.precision`.
@@ -118,22 +140,20 @@ def load_model_dir(path: str | Path, precision: str | None = None) -> LoadedMode
     src_vocab, tgt_vocab = load_vocabs(path)
     tokenizers = load_pair(path)
 
-    from nmtkit.models.seq2seq import build_model
     from nmtkit.precision import dtype_policy
 
-    policy = dtype_policy(precision or recipe.translate.precision)
-    model = build_model(recipe.model, len(src_vocab), len(tgt_vocab), policy)
-    load_published_weights(path, model)
-    return LoadedModel(recipe, tokenizers, src_vocab, tgt_vocab, model)
+    return LoadedModel(path, recipe, tokenizers, src_vocab, tgt_vocab,
+                       dtype_policy(precision or recipe.translate.precision))
 
 
 PUBLISH_GAP_S = 0.2  # far longer than a trainer takes between renaming the weights and their checksum
 
 
-def load_published_weights(path: Path, model) -> None:
+def load_published_weights(path: Path, model) -> str | None:
     """Load `path/model.weights.h5` into `model` after checking it against its recorded checksum,
     while a trainer may be publishing new weights: a file that changes under the reader (a new
-    inode, or a new checksum) is read again, so the model loaded is one whole published model."""
+    inode, or a new checksum) is read again, so the model loaded is one whole published model.
+    Returns the checksum of the weights loaded (None where none is recorded)."""
     while True:
         expected = (read_checksums(path) or {}).get(WEIGHTS)
         with open(path / WEIGHTS, "rb") as handle:
@@ -148,7 +168,7 @@ def load_published_weights(path: Path, model) -> None:
                                         f"{RECIPE} and the vocabularies describe ({one_line(exc)})") from None
                 continue  # replaced while loading
             if os.stat(path / WEIGHTS).st_ino == inode:
-                return
+                return expected
             continue
         time.sleep(PUBLISH_GAP_S)
         if (read_checksums(path) or {}).get(WEIGHTS) == expected and os.stat(path / WEIGHTS).st_ino == inode:

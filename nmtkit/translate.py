@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, TextIO
@@ -58,36 +59,45 @@ class Translator:
     """Search over one model, or an ensemble of models sharing tokenizer and vocabularies.
 
     `overrides` replace keys of the first model's recipe `translate` section (None = keep).
-    The search step is built from the weights once, here: they are fixed from then on.
+    The model is built and its search step made from the weights once, here (unless a kept
+    search graph is loaded instead): the weights are fixed from then on.
     """
 
     def __init__(self, model_dirs: Sequence[str | Path], overrides: dict | None = None, n_best: int = 1,
-                 sampling: Sampling | None = None, keep_attention: bool = False):
+                 sampling: Sampling | None = None, keep_attention: bool = False, keep_compiled: bool = False):
+        """`keep_compiled`: load the search graph kept in the model directory for these
+        settings, or keep it there for the next call (nmtkit.compiled_search; one model only)."""
         if not model_dirs:
             raise UsageError("no model directory given")
         overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-        loaded = [load_model_dir(d, overrides.get("precision")) for d in model_dirs]
-        _check_shared_vocabularies(model_dirs, loaded)
-        first = loaded[0]
+        self._loaded = [load_model_dir(d, overrides.get("precision")) for d in model_dirs]
+        _check_shared_vocabularies(model_dirs, self._loaded)
+        first = self._loaded[0]
         self.settings = dataclasses.replace(first.recipe.translate, **overrides)
         self.tokenizers, self.src_vocab, self.tgt_vocab = first.tokenizers, first.src_vocab, first.tgt_vocab
-        attends = all(m.recipe.model.attention != "none" for m in loaded)
+        attends = all(m.recipe.model.attention != "none" for m in self._loaded)
         if (self.settings.replace_unk or keep_attention) and not attends:
             raise UsageError("--replace-unk and --attention-plots need models with attention "
                              "(model.attention is none)")
-        if len(loaded) == 1:
-            self.model = first.model
-        else:
-            from nmtkit.models.ensemble import Ensemble
-
-            self.model = Ensemble(m.model for m in loaded)
         self.sampling, self.keep_attention = sampling, keep_attention
-        # Outside the search graph, so the step's precomputed tables are made once, not per batch.
-        self._step = self.model.step_function(fixed_weights=True)
+        self.keep_compiled = keep_compiled and len(self._loaded) == 1
         self._configure(n_best)
 
+    @functools.cached_property
+    def model(self):
+        """The model, or an ensemble of the models (built at the first use)."""
+        if len(self._loaded) == 1:
+            return self._loaded[0].model
+        from nmtkit.models.ensemble import Ensemble
+
+        return Ensemble(m.model for m in self._loaded)
+
+    @functools.cached_property
+    def _step(self):
+        return self.model.step_function(fixed_weights=True)
+
     def _configure(self, n_best: int) -> None:
-        """The search of `self.settings`, traced once for every batch shape."""
+        """The search of `self.settings`, traced once for every batch shape (or loaded)."""
         s, sampling = self.settings, self.sampling
         self.options = SearchOptions(
             beam_size=1 if sampling else s.beam_size, n_best=n_best,
@@ -100,7 +110,19 @@ class Translator:
         )
         self.options.check()
         self._batches_searched = 0
-        self._search = tf.function(self.search_ids, autograph=False, input_signature=[
+        if self.keep_compiled:
+            from nmtkit.compiled_search import compiled_search
+
+            self._search = compiled_search(self._loaded[0], self.options, self._traced_search)
+        else:
+            self._search = self._traced_search()
+
+    def _traced_search(self):
+        """`search_ids` as a tf.function, with the model built (here: a damaged model is an error
+        now, not at the first search) and its step made outside the graph (so the step's
+        precomputed tables are made once, not per batch)."""
+        _ = self._step
+        return tf.function(self.search_ids, autograph=False, input_signature=[
             tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([2], tf.int32)])
 
     def with_settings(self, n_best: int | None = None, **translate_keys) -> "Translator":

@@ -82,7 +82,7 @@ def translate(
                      block_ngram_repeat=block_ngram_repeat, replace_unk=replace_unk, precision=precision)
     translator = Translator(model, overrides, n_best=n_best,
                             sampling=Sampling(temperature, top_k, seed) if sample else None,
-                            keep_attention=attention_plots is not None)
+                            keep_attention=attention_plots is not None, keep_compiled=True)
     sys.stdout.reconfigure(encoding="utf-8")
     from nmtkit.progress import WorkProgress
 
