@@ -2,7 +2,8 @@
 # The GPU path, for a session lent a GPU machine: installs with the gpu extra, checks that
 # TensorFlow sees the GPU and picks cuDNN for the encoder's LSTM, trains the reference recipe for
 # a few minutes in mixed precision (bfloat16, then float16 with loss scaling), and prints training
-# tokens/s and translation sentences/s (beam 5 and greedy) with BLEU.
+# tokens/s and translation sentences/s (beam 5 and greedy) with BLEU; with several GPUs, also
+# MirroredStrategy over all of them and `--workers N` with one process per GPU.
 #
 #   bench/gpu_check.sh DATA_DIR [MINUTES]
 #
@@ -53,3 +54,20 @@ for precision in mixed_bfloat16 mixed_float16; do
     echo "translate beam $beam: $(.venv/bin/python -c "print(f'{1000 / ($end - $start):.0f}')") sent/s (whole command), BLEU $bleu"
   done
 done
+
+# Several GPUs: MirroredStrategy over every visible GPU in one process, then `--workers N` with
+# one process per GPU (MultiWorkerMirroredStrategy over 127.0.0.1); the same recipe and budget,
+# so the figures compare with the single-GPU ones above. Skipped on a machine with one GPU.
+GPUS=$(.venv/bin/python -c "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'; import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))")
+if [ "$GPUS" -gt 1 ]; then
+  for mode in mirrored workers; do
+    echo "== $GPUS GPUs, $mode, mixed_bfloat16, $MINUTES minutes"
+    extra=(); [ $mode = workers ] && extra=(--workers "$GPUS")
+    $NMTKIT train recipes/multi30k-de-en.yaml "${SETS[@]}" --set "train.model_dir=$RUN/$mode" \
+        --set train.precision=mixed_bfloat16 --set "train.max_minutes=$MINUTES" --set train.epochs=1000 \
+        --device gpu --overwrite "${extra[@]}"
+    .venv/bin/python -c "import json; t = json.load(open('$RUN/$mode/manifest.json'))['training']; print(f\"$mode: {t['steps']} steps, {t['train_tokens_per_s']:,.0f} target tok/s, {t['replicas']} replicas, {t.get('workers', 1)} workers; best valid loss {t['best']['valid_loss']:.3f}\")"
+  done
+else
+  echo "== one GPU: the multi-GPU case (MirroredStrategy, --workers one process per GPU) needs several"
+fi

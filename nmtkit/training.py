@@ -135,7 +135,7 @@ def train(recipe: Recipe, overwrite: bool = False, resume: bool = False, started
     with stop_requests() as stop:
         cluster = training_cluster(recipe.train.device, worker_timeout_s)
         lock = training_lock(recipe.train.model_dir, notes.append) if cluster.is_chief else nullcontext()
-        with lock:
+        with cluster.watch(lambda: "while the workers started", lambda: "nothing was written"), lock:
             return _train(recipe, overwrite, resume, started_at, stop, notes, cluster)
 
 
