@@ -8,6 +8,8 @@
 # DATA_DIR holds {train,val,test_2016_flickr}.{de,en}[.gz]; MINUTES defaults to 25 (the peer's
 # budget, see the README); RECIPE defaults to recipes/multi30k-de-en.yaml. Extra recipe
 # overrides can be passed in NMTKIT_SET (e.g. NMTKIT_SET="train.precision=float32").
+# PEER_WORK=<WORK of ../shared/peers/onmt/run_onmt_multi30k.sh run on this machine> prints the
+# peer's training figures beside nmtkit's, over the same spans (see bench/peer.py).
 set -euo pipefail
 DATA=$(cd "${1:?usage: bench/multi30k.sh DATA_DIR [MINUTES] [RECIPE]}" && pwd)
 MINUTES=${2:-25}
@@ -42,16 +44,29 @@ for beam in 5 1; do
   $NMTKIT score --json --ref "$RUN/test.$TGT" "$RUN/test.beam$beam.$TGT" > "$RUN/score.beam$beam.json"
 done
 
-.venv/bin/python - "$RUN" "$(peak_mib "$RUN/train.time")" "$(peak_mib "$RUN/translate.beam5.time")" <<'PY'
-import json, sys
+.venv/bin/python - "$RUN" "$(peak_mib "$RUN/train.time")" "$(peak_mib "$RUN/translate.beam5.time")" "${PEER_WORK:-}" <<'PY'
+import json, re, sys
 from pathlib import Path
+sys.path.insert(0, "bench")
+from peer import describe_cpu, peer_training
 run, train_rss, translate_rss = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 manifest = json.loads((run / "model" / "manifest.json").read_text())
 t = manifest["training"]
+clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", (run / "train.time").read_text())[1]
+wall = sum(float(x) * 60 ** i for i, x in enumerate(reversed(clock.split(":"))))
+print(f"CPU: {describe_cpu()}")
 print(f"model: {manifest['parameters']:,} parameters; vocab src {manifest['data']['vocab']['src']} tgt {manifest['data']['vocab']['tgt']}")
-print(f"training: {t['steps']} steps, {t['epochs']} epochs in the budget; "
-      f"{t['train_tokens_per_s']:,.0f} target tok/s over the training steps; "
-      f"peak RSS {train_rss} MiB")
+print(f"training: {t['steps']} steps, {t['epochs']} epochs in the budget; target tok/s (EOS included) "
+      f"{t['train_tokens_per_s']:,.0f} over the training steps, {t['target_tokens'] / wall:,.0f} over the whole "
+      f"process ({wall:.0f} s); peak RSS {train_rss} MiB")
+if sys.argv[4]:
+    p = peer_training(Path(sys.argv[4]))
+    print(f"peer ({sys.argv[4]}): {p['steps']} steps, {p['epochs']:.2f} epochs; target tok/s {p['steps_tokens_per_s']:,.0f} "
+          f"over its steps, {p['process_tokens_per_s']:,.0f} over its whole process ({p['process_s']:.0f} s); "
+          f"peak RSS {p['peak_mib']:.0f} MiB")
+    print(f"nmtkit / peer: {t['train_tokens_per_s'] / p['steps_tokens_per_s']:.2f}x over the steps, "
+          f"{t['target_tokens'] / wall / p['process_tokens_per_s']:.2f}x over the whole process, "
+          f"{float(train_rss) / p['peak_mib']:.2f}x the peak memory")
 print(f"best validation: loss {t['best']['valid_loss']:.3f} ppl {t['best']['valid_ppl']:.2f} "
       f"acc {t['best']['valid_acc']:.1f}% at step {t['best']['step']}")
 for beam in (5, 1):

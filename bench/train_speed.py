@@ -1,7 +1,7 @@
 """Training speed of each recurrent cell and attention variant at the reference recipe's shapes.
 
     .venv/bin/python bench/train_speed.py [--data PREPARED] [--steps N] [--precision P] [--only NAME]
-                                          [--batch-tokens N]
+                                          [--batch-tokens N] [--peer WORK]
 
 Runs the compiled training step of `nmtkit train` on real Multi30k batches (64 sentences from
 length-sorted buckets, as in training) for each variant of the reference recipe and prints target
@@ -12,6 +12,10 @@ FLOPs are counted as 6 per weight use (2 forward, 4 backward): each non-embeddin
 decoder and the output layer is used once per target token, each encoder weight once per source
 token; attention scores over the source add 6 x units per source position per target token.
 The peak is cores x 32 fp32 FLOPs/cycle (AVX-512 FMA on Zen 4) x the clock /proc/cpuinfo reports.
+
+`--peer WORK`: the WORK folder of ../shared/peers/onmt/run_onmt_multi30k.sh run on this machine
+in this sitting; "x peer" divides by its target tokens/s over its training steps (EOS included,
+as here). Whole-run figures (start-up, validations, saves) come from `bench/multi30k.sh`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from nmtkit.native_stderr import import_tensorflow_quietly  # noqa: E402
 
@@ -38,8 +43,8 @@ from nmtkit.data.prepared import load_split, load_vocabs  # noqa: E402
 from nmtkit.models.seq2seq import build_model  # noqa: E402
 from nmtkit.precision import dtype_policy  # noqa: E402
 from nmtkit.training import Trainer  # noqa: E402
+from peer import describe_cpu, peer_training  # noqa: E402
 
-PEER_TOKENS_PER_S = 1876  # OpenNMT-py, reference recipe, same kind of machine (reference-figures.md)
 VARIANTS = {  # name -> recipe overrides of the model section
     "reference (lstm, luong_general, input feeding)": {},
     "lstm, luong_general, no input feeding": {"input_feeding": False},
@@ -105,6 +110,7 @@ def main() -> None:
     parser.add_argument("--only", help="run the variants whose name contains this")
     parser.add_argument("--batch-tokens", type=int, default=0,
                         help="batches of up to this many padded tokens instead of the recipe's sentences")
+    parser.add_argument("--peer", type=Path, help="the WORK folder of a peer run on this machine")
     args = parser.parse_args()
     data = Path(args.data)
     if not (data / "train.src.ids.npy").is_file():
@@ -115,14 +121,18 @@ def main() -> None:
     peak = peak_flops()
     batching = (f"batches of up to {recipe.train.batch_tokens} tokens" if recipe.train.batch_tokens
                 else f"batch {recipe.train.batch_size}")
+    peer = peer_training(args.peer)["steps_tokens_per_s"] if args.peer else None
+    print(f"CPU: {describe_cpu()}")
     print(f"{dtype_policy(recipe.train.precision)}, {batching}, {args.steps} steps after "
-          f"{args.warmup} warm-up; fp32 peak {peak / 1e9:.0f} GFLOP/s; peer {PEER_TOKENS_PER_S:,} tok/s")
+          f"{args.warmup} warm-up; fp32 peak {peak / 1e9:.0f} GFLOP/s; "
+          + (f"peer {peer:,.0f} tok/s over its steps ({args.peer})" if peer else "no --peer WORK"))
     print(f"{'variant':<48} {'params':>11} {'tgt tok/s':>10} {'x peer':>7} {'% peak':>7}")
     for name, model_overrides in VARIANTS.items():
         if args.only and args.only not in name:
             continue
         tokens_per_s, flops_per_s, params = measure(recipe, model_overrides, data, args.steps, args.warmup)
-        print(f"{name:<48} {params:>11,} {tokens_per_s:>10,.0f} {tokens_per_s / PEER_TOKENS_PER_S:>7.2f} "
+        versus = f"{tokens_per_s / peer:.2f}" if peer else ""
+        print(f"{name:<48} {params:>11,} {tokens_per_s:>10,.0f} {versus:>7} "
               f"{100 * flops_per_s / peak:>6.1f}%", flush=True)
 
 

@@ -1,20 +1,22 @@
-"""Translation speed of the reference model: greedy, beam 5 and beam 10 at batch sizes 1 to 128.
+"""Translation speed of the reference model: greedy, beam 5 and beam 10 at batch sizes 1 to 128,
+the fixed cost of a `translate` call, and the peer beside them.
 
     .venv/bin/python bench/translate_speed.py [--model DIR] [--src FILE] [--ref FILE]
-                                              [--precision auto,float32,bfloat16] [--beams 1,5,10]
+                                              [--precision float32,bfloat16] [--beams 1,5,10]
                                               [--batches 1,16,64,128] [--peer WORK]
 
 Defaults: the model and test_2016_flickr files that `bench/multi30k.sh DATA 25` leaves in
 runs/bench-multi30k-de-en. Each setting runs in a fresh process (so peak memory is its own):
 it loads the model, translates the first batch once to build the search graph, then times the
 translation of every line ("loop": what the peer's loop figure measures) and scores it (BLEU,
-sacrebleu defaults). Then the whole `nmtkit translate` command is timed for beam 5 at the
-recipe's batch size (128), imports and graph building included, with its peak memory.
+sacrebleu defaults). Then whole `nmtkit translate` commands are timed with their peak memory:
+one sentence (median of 3, the search graph kept in the model directory by an untimed first
+call) beside a process that only imports TensorFlow as nmtkit does, so that nmtkit's own fixed
+cost shows; and beam 5 over the whole file at the recipe's batch size and precision.
 
-Peer figures (OpenNMT-py, batch 64): by default those of ../shared/docs/reference-figures.md
-(measured on a 2-core Zen 4 EPYC); `--peer WORK` reads them from a run of
-../shared/peers/onmt/run_onmt_multi30k.sh on this machine (its WORK folder: three timed runs
-of each search, the median is shown), the comparison to make on any other CPU.
+`--peer WORK`: the WORK folder of ../shared/peers/onmt/run_onmt_multi30k.sh run on this
+machine in this sitting (three timed runs of each search, batch 64; the median is shown). The
+CPU is printed first: a figure from another machine or sitting is context, not a comparison.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -30,28 +31,14 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peer import describe_cpu, peer_translation  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "runs" / "bench-multi30k-de-en"
-PEER = {  # OpenNMT-py 3.5.1, reference recipe, batch 64, on a 2-core Zen 4 EPYC
-    1: {"loop": 3.1, "command": 7.2, "peak_mib": 500},
-    5: {"loop": 8.3, "command": 12.1, "peak_mib": 500},
-}
-
-
-def peer_on_this_machine(work: Path) -> dict:
-    """Per beam: median loop seconds (OpenNMT-py's "Total translation time"), whole-command
-    seconds and peak MiB (GNU time) over the peer script's three timed runs."""
-    found = {}
-    for beam in (1, 5):
-        runs = []
-        for folder in (work / "run", work / "run" / "rep2", work / "run" / "rep3"):
-            text = (folder / f"translate.beam{beam}.err").read_text(encoding="utf-8", errors="replace")
-            clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)[1]
-            runs.append({"loop": float(re.search(r"Total translation time \(s\): ([\d.]+)", text)[1]),
-                         "command": sum(float(x) * 60 ** i for i, x in enumerate(reversed(clock.split(":")))),
-                         "peak_mib": int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)[1]) / 1024})
-        found[beam] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-    return found
+NMTKIT = ROOT / ".venv" / "bin" / "nmtkit"
+IMPORT_ONLY = ("import sys; sys.path.insert(0, sys.argv[1]); "
+               "from nmtkit.native_stderr import import_tensorflow_quietly; import_tensorflow_quietly()")
 
 
 def measure_one(model: str, src: str, ref: str, beam: int, batch: int, precision: str) -> dict:
@@ -78,16 +65,29 @@ def measure_one(model: str, src: str, ref: str, beam: int, batch: int, precision
             "bleu": bleu, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def whole_command(model: str, src: str) -> tuple[float, float]:
-    """Seconds and peak MiB of `nmtkit translate --beam 5` over `src` (GNU time's maximum RSS),
-    with the model's own settings otherwise (the recipe's batch size and precision)."""
+def timed(command: list[str], stdin: str | None = None) -> tuple[float, float]:
+    """Seconds and peak MiB (GNU time's maximum RSS) of a command, stdin from the file `stdin`."""
     began = time.perf_counter()
-    with open(src, "rb") as stdin:
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", str(ROOT / ".venv" / "bin" / "nmtkit"), "translate",
-                               "--model", model, "--beam", "5"],
-                              stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
-    seconds = time.perf_counter() - began
-    return seconds, int(done.stderr.strip().splitlines()[-1]) / 1024
+    with open(stdin or os.devnull, "rb") as source:
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], stdin=source, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, check=True)
+    return time.perf_counter() - began, int(done.stderr.strip().splitlines()[-1]) / 1024
+
+
+def fixed_cost(model: str, src: str) -> None:
+    """One sentence through the whole `nmtkit translate` command, beside TensorFlow's import."""
+    one = Path(os.environ.get("TMPDIR", "/tmp")) / "nmtkit-translate-speed-one.txt"
+    one.write_text(Path(src).read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    command = [str(NMTKIT), "translate", "--model", model, "--quiet"]
+    timed(command, str(one))  # keeps the search graph in the model directory, as any first call does
+    runs = [timed(command, str(one)) for _ in range(3)]
+    imports = [timed([sys.executable, "-c", IMPORT_ONLY, str(ROOT)]) for _ in range(3)]
+    seconds, peak = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    tf_seconds, tf_peak = statistics.median(r[0] for r in imports), statistics.median(r[1] for r in imports)
+    print(f"one sentence, whole command (median of 3): {seconds:.2f} s, peak {peak:.0f} MiB; importing "
+          f"TensorFlow alone: {tf_seconds:.2f} s, {tf_peak:.0f} MiB; nmtkit's own: {seconds - tf_seconds:.2f} s, "
+          f"{peak - tf_peak:.0f} MiB", flush=True)
+    one.unlink()
 
 
 def main() -> None:
@@ -107,12 +107,14 @@ def main() -> None:
         return
 
     lines = len(Path(args.src).read_text(encoding="utf-8").splitlines())
-    peer = peer_on_this_machine(args.peer) if args.peer else PEER
-    print(f"model {args.model}; {args.src}; {os.cpu_count()} cores of this CPU")
+    peer = peer_translation(args.peer) if args.peer else {}
+    print(f"CPU: {describe_cpu()}")
+    print(f"model {args.model}; {args.src}")
     for beam, p in peer.items():
-        print(f"peer ({args.peer or 'reference-figures.md, Zen 4'}), beam {beam}, batch 64: loop {p['loop']:.2f} s "
-              f"({lines / p['loop']:.0f} sent/s); whole command {p['command']:.2f} s ({lines / p['command']:.0f} "
-              f"sent/s); peak {p['peak_mib']:.0f} MiB")
+        print(f"peer ({args.peer}), beam {beam}, batch 64: loop {p['loop']:.2f} s ({lines / p['loop']:.0f} sent/s); "
+              f"whole command {p['command']:.2f} s ({lines / p['command']:.0f} sent/s); peak {p['peak_mib']:.0f} MiB")
+    if not peer:
+        print("no --peer WORK: nmtkit's figures alone (run the peer on this machine to compare)")
     print(f"{'precision':<9} {'beam':>4} {'batch':>5} {'seconds':>8} {'sent/s':>7} {'tok/s':>7} {'BLEU':>6} "
           f"{'peak MiB':>8} {'x peer loop':>11}")
     for precision in args.precision.split(","):
@@ -127,9 +129,10 @@ def main() -> None:
                       f"{r['sentences'] / r['seconds']:>7.0f} {r['tokens'] / r['seconds']:>7.0f} "
                       f"{r['bleu']:>6.2f} {r['peak_mib']:>8.0f} {versus(peer, beam, r['seconds'], 'loop'):>11}",
                       flush=True)
-    seconds, peak = whole_command(args.model, args.src)
+    fixed_cost(args.model, args.src)
+    seconds, peak = timed([str(NMTKIT), "translate", "--model", args.model, "--beam", "5", "--quiet"], args.src)
     print(f"whole command (nmtkit translate --beam 5, the recipe's batch and precision): {seconds:.2f} s "
-          f"({lines / seconds:.0f} sent/s; {versus(peer, 5, seconds, 'command')} the peer's), "
+          f"({lines / seconds:.0f} sent/s; {versus(peer, 5, seconds, 'command') or '?'} the peer's), "
           f"peak {peak:.0f} MiB", flush=True)
 
 
