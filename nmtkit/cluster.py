@@ -32,6 +32,8 @@ from nmtkit.launcher import DEFAULT_TIMEOUT_S
 
 __all__ = ["DEFAULT_TIMEOUT_S", "Cluster", "WorkerLost", "join_cluster", "local_cluster"]
 _PEER = re.compile(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)")
+_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError,
+                tf.errors.CancelledError)
 
 
 class WorkerLost(NmtkitError):
@@ -90,8 +92,8 @@ class Cluster:
         try:
             yield
         except tf.errors.OpError as exc:
-            if self.workers == 1:
-                raise
+            if self.workers == 1 or not (isinstance(exc, _PEER_ERRORS) or "ollective" in str(exc)):
+                raise  # not about the other workers (e.g. out of memory)
             raise WorkerLost(f"{self._lost(exc)} {where()}; training stopped ({kept()})") from None
 
     def _lost(self, exc: tf.errors.OpError) -> str:
