@@ -43,7 +43,7 @@ BLANK = r"[\t\n\x0b\x0c\r\x1c-\x1f\x85\p{Z}]*"
 def export(model_dirs: Sequence[Path], out_dir: Path, overrides: dict, overwrite: bool = False) -> list[str]:
     """Write the SavedModel of `model_dirs` (one model or an ensemble) to `out_dir`; returns
     the names of the signatures written."""
-    translator = Translator(model_dirs, overrides)
+    translator = Translator(model_dirs, overrides, saves_graph=True)
     if translator.settings.replace_unk:
         raise UsageError("replace_unk is not exported: export with --no-replace-unk")
     module = _Exported(translator)

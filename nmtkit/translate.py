@@ -64,9 +64,14 @@ class Translator:
     """
 
     def __init__(self, model_dirs: Sequence[str | Path], overrides: dict | None = None, n_best: int = 1,
-                 sampling: Sampling | None = None, keep_attention: bool = False, keep_compiled: bool = False):
+                 sampling: Sampling | None = None, keep_attention: bool = False, keep_compiled: bool = False,
+                 saves_graph: bool = False):
         """`keep_compiled`: load the search graph kept in the model directory for these
-        settings, or keep it there for the next call (nmtkit.compiled_search; one model only)."""
+        settings, or keep it there for the next call (nmtkit.compiled_search; one model only).
+        `saves_graph` (export, and keep_compiled): the search step is made inside the search
+        graph, so that a saved graph holds the weights once, as variables, rather than copies
+        of them (cast, and the step's precomputed tables) as constants that make it slow to
+        load; the tables are then made per batch, which costs a few milliseconds each."""
         if not model_dirs:
             raise UsageError("no model directory given")
         overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -81,6 +86,7 @@ class Translator:
                              "(model.attention is none)")
         self.sampling, self.keep_attention = sampling, keep_attention
         self.keep_compiled = keep_compiled and len(self._loaded) == 1
+        self._step_in_graph = saves_graph or self.keep_compiled
         self._configure(n_best)
 
     @functools.cached_property
@@ -119,9 +125,9 @@ class Translator:
 
     def _traced_search(self):
         """`search_ids` as a tf.function, with the model built (here: a damaged model is an error
-        now, not at the first search) and its step made outside the graph (so the step's
-        precomputed tables are made once, not per batch)."""
-        _ = self._step
+        now, not at the first search) and, unless it goes in the graph, its step made outside
+        the graph (so the step's precomputed tables are made once, not per batch)."""
+        _ = self.model if self._step_in_graph else self._step
         return tf.function(self.search_ids, autograph=False, input_signature=[
             tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([2], tf.int32)])
 
@@ -137,7 +143,8 @@ class Translator:
         """The search of one batch of source ids [batch, src_len] (0-padded), as graph ops;
         `seed` (int32 [2]) makes sampling repeatable."""
         state, memory, mask = self.model.encode(src)
-        return search(self._step, state, memory, mask, BOS, EOS, self.options,
+        step = self.model.step_function(fixed_weights=True) if self._step_in_graph else self._step
+        return search(step, state, memory, mask, BOS, EOS, self.options,
                       forbidden=(PAD, BOS), seed=seed)
 
     def translate(self, lines: Sequence[str]) -> list[Translation]:

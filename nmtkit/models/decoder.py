@@ -131,10 +131,11 @@ class RecurrentDecoder(DecoderBase):
         step(token [batch], state, memory, mask) -> logits [batch, vocab], new state,
         attention [batch, src_len].
 
-        `fixed_weights` (translation, where this is called once outside the search graph, not
+        `fixed_weights` (translation, where the weights do not change while it searches, not
         validation during training): the embedding's share of the first layer's input product
-        is computed once for the whole vocabulary and looked up per token, a tenth of a
-        reference-model step's arithmetic; not when that table would pass `GATE_TABLE_BYTES`.
+        is computed once for the whole vocabulary (per search, or once for all when this is
+        called outside the search graph) and looked up per token, a tenth of a reference-model
+        step's arithmetic; not when that table would pass `GATE_TABLE_BYTES`.
         """
         w = self._weights()
         table = self._gate_table(w) if fixed_weights else None
