@@ -86,7 +86,7 @@ class Translator:
                              "(model.attention is none)")
         self.sampling, self.keep_attention = sampling, keep_attention
         self.keep_compiled = keep_compiled and len(self._loaded) == 1
-        self._step_in_graph = saves_graph or self.keep_compiled
+        self._step_in_graph = saves_graph or keep_compiled  # an ensemble too: searches as its export does
         self._configure(n_best)
 
     @functools.cached_property

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write_recipe
+from tests.test_cli import assert_clean_error, invoke
 
 # Search settings away from the recipe's, and batches small enough that the inputs span several.
 SETTINGS = ["--beam", "4", "--length-penalty", "0.6", "--batch-size", "7", "--max-length", "14"]
@@ -58,6 +59,23 @@ def translated(model_args: list[str], lines: list[str]) -> tuple[list[str], list
     return [text for _, text in rows], [float(score) for score, _ in rows]
 
 
+OVERRIDES = {"beam_size": 4, "length_penalty": 0.6, "batch_size": 7, "max_length": 14, "precision": "float32"}
+
+
+def translated_here(models: list[Path], lines: list[str]) -> tuple[list[str], list[float]]:
+    """What `translated` gives, in this process: the Translator `nmtkit translate` makes."""
+    from nmtkit.translate import Translator
+
+    found = Translator(models, OVERRIDES, keep_compiled=True).translate(lines)
+    return [t.text for t in found], [t.candidates[0].score if t.candidates else 0.0 for t in found]
+
+
+def export_here(models: list[Path], saved: Path) -> list[str]:
+    from nmtkit.export import export
+
+    return export(models, saved, OVERRIDES)
+
+
 def source_lines(corpus: Path, count: int = 40) -> list[str]:
     lines = (corpus / "test.txt").read_text(encoding="utf-8").splitlines()[:count]
     # Blank and whitespace-only lines (no search), and one the tokenizer keeps nothing of.
@@ -86,11 +104,9 @@ def test_the_export_translates_like_translate(trained_model, dates_dir, tmp_path
 
 def test_an_ensemble_exports_as_one_saved_model(trained_model, dates_dir, tmp_path):
     saved = tmp_path / "ensemble"
-    models = ["-m", str(trained_model), "-m", str(trained_model)]
-    done = nmtkit("export", *models, str(saved), *SETTINGS)
-    assert done.returncode == 0, done.stderr
+    export_here([trained_model, trained_model], saved)
     lines = source_lines(dates_dir, 12)
-    assert_same(load_and_run(saved, lines), translated(models, lines))
+    assert_same(load_and_run(saved, lines), translated_here([trained_model, trained_model], lines))
 
 
 def tiny_model(tmp_path: Path, corpus: Path, **vocab) -> Path:
@@ -108,24 +124,23 @@ def tiny_model(tmp_path: Path, corpus: Path, **vocab) -> Path:
 def test_character_and_whitespace_levels_tokenize_in_the_graph(few_dates_dir, tmp_path):
     model = tiny_model(tmp_path, few_dates_dir, src_type="char", tgt_type="whitespace", lowercase=True, size=0)
     saved = tmp_path / "saved"
-    assert nmtkit("export", str(model), str(saved), *SETTINGS).returncode == 0
+    assert export_here([model], saved) == ["serving_default", "translate_ids"]
     # Upper case and a compatibility character (NFKC: "ﬁ" is "fi") exercise the normalization.
     lines = source_lines(few_dates_dir, 10) + ["THE 1ST OF ﬁVE", "a\u2581b  c"]
-    assert_same(load_and_run(saved, lines), translated(["-m", str(model)], lines))
+    assert_same(load_and_run(saved, lines), translated_here([model], lines))
 
 
 def test_word_level_exports_the_ids_signature_only(few_dates_dir, tmp_path):
     model = tiny_model(tmp_path, few_dates_dir, type="word")
     saved = tmp_path / "saved"
-    done = nmtkit("export", str(model), str(saved), *SETTINGS)
-    assert done.returncode == 0, done.stderr
+    done = invoke("export", model, saved, *SETTINGS)
+    assert done.exit_code == 0, done.output
     assert "note: Moses word level cannot be tokenized in a graph" in done.stderr
 
     from nmtkit.data.vocab import Vocab
     from nmtkit.translate import Translator
 
-    translator = Translator([model], {"beam_size": 4, "length_penalty": 0.6, "batch_size": 7, "max_length": 14,
-                                      "precision": "float32"})
+    translator = Translator([model], OVERRIDES, keep_compiled=True)
     lines = source_lines(few_dates_dir, 10)
     sources = [translator.src_vocab.encode(p) for p in translator.tokenizers.src.encode(lines)]
     exported = load_and_run(saved, sources, "translate_ids")
@@ -135,18 +150,16 @@ def test_word_level_exports_the_ids_signature_only(few_dates_dir, tmp_path):
         t.candidates[0].pieces if t.candidates else [] for t in expected]
 
 
-def test_export_errors_are_one_line(trained_model, tmp_path):
-    taken = tmp_path / "taken"
-    taken.mkdir()
-    cases = [
-        (["export", str(trained_model), str(taken)], "already exists"),
-        (["export", str(tmp_path / "missing"), str(tmp_path / "out")], "missing"),
-        (["export", str(trained_model)], "give MODEL_DIR OUT_DIR"),
-        (["export", str(trained_model), str(tmp_path / "out"), "--replace-unk"], "replace_unk is not exported"),
-        (["export", str(trained_model), str(tmp_path / "out"), "--precision", "half"], "--precision"),
-    ]
-    for args, message in cases:
-        done = nmtkit(*args)
-        assert done.returncode != 0, args
-        assert done.stderr.count("\n") == 1 and message in done.stderr, (args, done.stderr)
-    assert not (tmp_path / "out").exists() and list(taken.iterdir()) == []
+@pytest.mark.parametrize("args, code, message", [
+    (["taken"], 66, "already exists"),
+    (["missing", "out"], 66, "missing"),
+    ([], 2, "give MODEL_DIR OUT_DIR"),
+    (["out", "--replace-unk"], 2, "replace_unk is not exported"),
+    (["out", "--precision", "half"], 2, "--precision"),
+])
+def test_export_errors_are_one_line(trained_model, tmp_path, args, code, message):
+    (tmp_path / "taken").mkdir()
+    model = [] if args[:1] == ["missing"] else [trained_model]
+    paths = [tmp_path / a if a[0] != "-" and a != "half" else a for a in args]
+    assert_clean_error(invoke("export", *model, *paths), code, message)
+    assert not (tmp_path / "out").exists() and list((tmp_path / "taken").iterdir()) == []
