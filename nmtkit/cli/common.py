@@ -44,3 +44,25 @@ def reports_errors(command):
 
 
 QuietOption = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")
+
+# The search settings of `translate` and `export`: keys of the recipe's `translate` section.
+BeamOption = typer.Option(None, "--beam", min=1, metavar="N", help="Beam size; 1 = greedy.")
+BatchSizeOption = typer.Option(None, "--batch-size", min=1, metavar="N", help="Sentences per batch.")
+MaxLengthOption = typer.Option(None, "--max-length", min=1, metavar="N", help="Most output tokens per sentence.")
+MaxLengthRatioOption = typer.Option(None, "--max-length-ratio", min=0.0, metavar="R",
+                                    help="And at most R x the source tokens; 0 = off.")
+MinLengthOption = typer.Option(None, "--min-length", min=0, metavar="N", help="Fewest output tokens per sentence.")
+LengthPenaltyOption = typer.Option(None, "--length-penalty", "--alpha", min=0.0, metavar="A",
+                                   help="GNMT length normalisation; 0 = off.")
+CoveragePenaltyOption = typer.Option(None, "--coverage-penalty", "--beta", min=0.0, metavar="B",
+                                     help="GNMT coverage penalty; 0 = off.")
+BlockNgramRepeatOption = typer.Option(None, "--block-ngram-repeat", min=0, metavar="N",
+                                      help="No N-gram twice in an output; 0 = off.")
+
+
+def search_overrides(beam, batch_size, max_length, max_length_ratio, min_length, length_penalty,
+                     coverage_penalty, block_ngram_repeat, **other_keys) -> dict:
+    """The options above as overrides of the recipe's `translate` keys (None: the recipe's)."""
+    return dict(beam_size=beam, batch_size=batch_size, max_length=max_length, max_length_ratio=max_length_ratio,
+                min_length=min_length, length_penalty=length_penalty, coverage_penalty=coverage_penalty,
+                block_ngram_repeat=block_ngram_repeat, **other_keys)

@@ -7,7 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from nmtkit.cli.common import reports_errors
+from nmtkit.cli.common import (BatchSizeOption, BeamOption, BlockNgramRepeatOption, CoveragePenaltyOption,
+                               LengthPenaltyOption, MaxLengthOption, MaxLengthRatioOption, MinLengthOption,
+                               reports_errors, search_overrides)
 from nmtkit.native_stderr import import_tensorflow_quietly
 
 EXAMPLES = """Examples:
@@ -26,21 +28,14 @@ def export(
                                             "(OUT_DIR alone with -m)."),
     model: Optional[List[Path]] = typer.Option(None, "--model", "-m", metavar="DIR",
                                                help="Model directory; repeat to export an ensemble."),
-    beam: Optional[int] = typer.Option(None, "--beam", min=1, metavar="N", help="Beam size; 1 = greedy."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, metavar="N",
-                                             help="Sentences per search batch."),
-    max_length: Optional[int] = typer.Option(None, "--max-length", min=1, metavar="N",
-                                             help="Most output tokens per sentence."),
-    max_length_ratio: Optional[float] = typer.Option(None, "--max-length-ratio", min=0.0, metavar="R",
-                                                     help="And at most R x the source tokens; 0 = off."),
-    min_length: Optional[int] = typer.Option(None, "--min-length", min=0, metavar="N",
-                                             help="Fewest output tokens per sentence."),
-    length_penalty: Optional[float] = typer.Option(None, "--length-penalty", "--alpha", min=0.0, metavar="A",
-                                                   help="GNMT length normalisation; 0 = off."),
-    coverage_penalty: Optional[float] = typer.Option(None, "--coverage-penalty", "--beta", min=0.0, metavar="B",
-                                                     help="GNMT coverage penalty; 0 = off."),
-    block_ngram_repeat: Optional[int] = typer.Option(None, "--block-ngram-repeat", min=0, metavar="N",
-                                                     help="No N-gram twice in an output; 0 = off."),
+    beam: Optional[int] = BeamOption,
+    batch_size: Optional[int] = BatchSizeOption,
+    max_length: Optional[int] = MaxLengthOption,
+    max_length_ratio: Optional[float] = MaxLengthRatioOption,
+    min_length: Optional[int] = MinLengthOption,
+    length_penalty: Optional[float] = LengthPenaltyOption,
+    coverage_penalty: Optional[float] = CoveragePenaltyOption,
+    block_ngram_repeat: Optional[int] = BlockNgramRepeatOption,
     replace_unk: Optional[bool] = typer.Option(None, "--replace-unk/--no-replace-unk",
                                                help="Replace <unk> by the most-attended source piece (not exported)."),
     precision: str = typer.Option("float32", "--precision", metavar="P",
@@ -69,10 +64,8 @@ def export(
     import_tensorflow_quietly()
     from nmtkit.export import IDS_SIGNATURE, export as export_model
 
-    overrides = dict(beam_size=beam, batch_size=batch_size, max_length=max_length,
-                     max_length_ratio=max_length_ratio, min_length=min_length,
-                     length_penalty=length_penalty, coverage_penalty=coverage_penalty,
-                     block_ngram_repeat=block_ngram_repeat, replace_unk=replace_unk, precision=precision)
+    overrides = search_overrides(beam, batch_size, max_length, max_length_ratio, min_length, length_penalty,
+                                 coverage_penalty, block_ngram_repeat, replace_unk=replace_unk, precision=precision)
     signatures = export_model(model_dirs, out_dir, overrides, overwrite)
     if signatures == [IDS_SIGNATURE]:
         typer.echo(f"note: Moses word level cannot be tokenized in a graph: {out_dir} has the "
