@@ -176,10 +176,14 @@ def _run_once(workers: int, args: Sequence[str], gpus: Sequence[str], kept) -> t
 def _watch(started: list[_Worker], kept, forwarded: list[int]) -> tuple[int, str | None]:
     first: _Worker | None = None
     deadline = terminated = None
+
+    def failed() -> _Worker | None:
+        return next((w for w in started if w.poll() not in (None, 0)), None)
+
     while any(w.poll() is None for w in started):
-        for worker in started:
-            if first is None and worker.poll() not in (None, 0):
-                first, deadline = worker, time.monotonic() + GRACE_S
+        if first is None:
+            first = failed()
+            deadline = time.monotonic() + GRACE_S if first else None
         now = time.monotonic()
         if deadline is not None and now > deadline and terminated is None:
             terminated = now
@@ -189,6 +193,7 @@ def _watch(started: list[_Worker], kept, forwarded: list[int]) -> tuple[int, str
             for worker in started:
                 worker.signal(signal.SIGKILL)
         time.sleep(0.05)
+    first = first or failed()  # workers that end together (a stop on a signal) end between two looks
     if first is None:
         return 0, None
     if first.code == PORT_TAKEN:

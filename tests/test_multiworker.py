@@ -20,6 +20,7 @@ import pytest
 from nmtkit.checkpoints import checkpoint_dirs
 from nmtkit.checksums import verify_checksums
 from nmtkit.config import load_recipe
+from nmtkit import launcher
 from nmtkit.launcher import free_ports
 from nmtkit.preprocess import preprocess
 from nmtkit.training import train
@@ -197,3 +198,25 @@ def test_free_ports_are_distinct_and_bindable():
     for port in ports:
         with socket.socket() as s:
             s.bind(("127.0.0.1", port))
+
+
+def test_workers_that_stop_together_give_their_exit_code(monkeypatch):
+    """A stop on a signal ends every worker at the same step, so the launcher may see them all
+    ended at one look: their exit code is still the command's, not success."""
+    class Worker:
+        killed_by, code = None, None
+
+        def __init__(self, index):
+            self.index = index
+
+        def poll(self):
+            return self.code
+
+    workers = [Worker(0), Worker(1)]
+
+    def both_end(seconds):  # while the launcher waits between two looks
+        for worker in workers:
+            worker.code = 130
+
+    monkeypatch.setattr(launcher.time, "sleep", both_end)
+    assert launcher._watch(workers, kept=lambda: "", forwarded=[signal.SIGINT]) == (130, None)
