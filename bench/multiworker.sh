@@ -10,17 +10,17 @@
 # DATA_DIR holds Multi30k's {train,val}.{de,en}[.gz]; MINUTES (default 3) is each run's budget;
 # WORKERS defaults to 2. Validation every 100 steps, so both runs have losses at the same steps.
 #
-# Measured (2 minutes each, 2 AMD EPYC (Zen 4) cores, mixed_bfloat16 as `auto` chose, another
-# engineer's jobs sharing the machine at times):
-#   1 process: 187 steps, 1,868 target tok/s, 535 ms/step; peak RSS 1786 MiB
-#   2 workers: 164 steps, 1,549 target tok/s, 644 ms/step; peak RSS 1557 and 1555 MiB
-#   validation loss at step 100: 4.7726 (1 process) / 4.8311 (2 workers)
-# Two workers on two cores are 17% slower per step: each has one core for half the batch (the
-# same arithmetic as one process on two cores), plus the gradient all-reduce over gRPC on
-# 127.0.0.1 and the per-step agreement, about 110 ms a step here. The losses differ at step 100
-# because the recipe's dropout (0.3) draws each replica's masks from its own stream; with
-# dropout 0 two workers reproduce one process (tests/test_multiworker.py: losses and weights
-# equal within 1e-5).
+# Measured (`bench/multiworker.sh ../shared/data/multi30k 2`: 2 minutes each, 2 AMD EPYC (Zen 4,
+# family 25 model 17) cores, nothing else running, mixed_bfloat16 as `auto` chose):
+#   1 process: 364 steps in 105.7 s of steps, 3,327 target tok/s, 290 ms/step; peak RSS 1804 MiB
+#   2 workers: 220 steps in 104.3 s of steps, 2,078 target tok/s, 474 ms/step; peak RSS 1568 and 1510 MiB
+#   validation loss at steps 100 / 200: 4.7726 / 4.0645 (1 process), 4.8311 / 4.0090 (2 workers)
+# Two workers on two cores are 1.6x slower per step (184 ms more): each has one core and one
+# thread for half the batch (smaller products, less efficient than one process's two threads on
+# the whole batch), then the all-reduce of 9.1 M gradients (36 MB) over gRPC on 127.0.0.1, and
+# the per-step agreement on stops. The losses differ because the recipe's dropout (0.3) draws
+# each replica's masks from its own stream; with dropout 0 two workers reproduce one process
+# (tests/test_multiworker.py: losses and weights equal within 1e-5).
 set -euo pipefail
 DATA=$(cd "${1:?usage: bench/multiworker.sh DATA_DIR [MINUTES] [WORKERS]}" && pwd)
 MINUTES=${2:-3}
