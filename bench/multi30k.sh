@@ -45,15 +45,14 @@ for beam in 5 1; do
 done
 
 .venv/bin/python - "$RUN" "$(peak_mib "$RUN/train.time")" "$(peak_mib "$RUN/translate.beam5.time")" "${PEER_WORK:-}" <<'PY'
-import json, re, sys
+import json, sys
 from pathlib import Path
 sys.path.insert(0, "bench")
-from peer import describe_cpu, peer_training
+from peer import describe_cpu, peer_training, wall_seconds
 run, train_rss, translate_rss = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 manifest = json.loads((run / "model" / "manifest.json").read_text())
 t = manifest["training"]
-clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", (run / "train.time").read_text())[1]
-wall = sum(float(x) * 60 ** i for i, x in enumerate(reversed(clock.split(":"))))
+wall = wall_seconds((run / "train.time").read_text())
 print(f"CPU: {describe_cpu()}")
 print(f"model: {manifest['parameters']:,} parameters; vocab src {manifest['data']['vocab']['src']} tgt {manifest['data']['vocab']['tgt']}")
 print(f"training: {t['steps']} steps, {t['epochs']} epochs in the budget; target tok/s (EOS included) "

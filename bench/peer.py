@@ -38,7 +38,8 @@ def describe_cpu() -> str:
     return f"{model}, {os.cpu_count()} cores, {isa}, {bf16}{limited}"
 
 
-def _wall_seconds(time_v: str) -> float:
+def wall_seconds(time_v: str) -> float:
+    """The wall clock of GNU `time -v`'s report, in seconds."""
     clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", time_v)[1]
     return sum(float(x) * 60 ** i for i, x in enumerate(reversed(clock.split(":"))))
 
@@ -57,7 +58,7 @@ def peer_training(work: Path) -> dict:
     if not windows or not done:
         raise SystemExit(f"{work}/run/train.err: not a finished run of run_onmt_multi30k.sh")
     steps, sentences, tokens = int(done[1]), int(done[3]), int(done[4])
-    wall = _wall_seconds(text)
+    wall = wall_seconds(text)
     return {"steps_tokens_per_s": statistics.mean(windows), "process_tokens_per_s": tokens / wall,
             "steps": steps, "epochs": sentences / 29000, "process_s": wall, "peak_mib": _peak_mib(text)}
 
@@ -73,6 +74,6 @@ def peer_translation(work: Path) -> dict:
             text = (folder / f"translate.beam{beam}.err").read_text(encoding="utf-8", errors="replace")
             log = (folder / f"translate.beam{beam}.log").read_text(encoding="utf-8", errors="replace")
             loop = re.search(r"Total translation time \(s\): ([\d.]+)", log + text)
-            runs.append({"loop": float(loop[1]), "command": _wall_seconds(text), "peak_mib": _peak_mib(text)})
+            runs.append({"loop": float(loop[1]), "command": wall_seconds(text), "peak_mib": _peak_mib(text)})
         found[beam] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
     return found
