@@ -25,6 +25,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from nmtkit.artifacts import RECIPE
 from nmtkit.atomic import atomic_dir
 from nmtkit.data.prepared import SRC_VOCAB, TGT_VOCAB
 from nmtkit.data.tokenizer import LITERAL_SPACE_MARK, SPACE, SUBWORD_LEVELS, Tokenizer, model_files
@@ -55,7 +56,7 @@ def export(model_dirs: Sequence[Path], out_dir: Path, overrides: dict, overwrite
         extra = staging / EXTRA
         extra.mkdir()
         first = Path(model_dirs[0])
-        for name in (*model_files(first), SRC_VOCAB, TGT_VOCAB, "recipe.yaml"):
+        for name in (*model_files(first), SRC_VOCAB, TGT_VOCAB, RECIPE):
             shutil.copyfile(first / name, extra / name)
     return sorted(signatures)
 
