@@ -36,6 +36,7 @@ class TaskModelConfig:
     read_heads: int = bounded(1, min=1)
     write_heads: int = bounded(1, min=1)
     shift_range: int = bounded(1, min=1)  # ntm: a head's focus moves at most this many rows per step
+    keep_place: bool = True  # ntm: heads start biased to stay where they are (false: zero biases)
 
 
 @dataclass
@@ -45,6 +46,7 @@ class TaskTrainConfig:
     batch_size: int = bounded(16, min=1)  # sequences per batch (one length per batch)
     optimizer: Literal["adam", "rmsprop"] = "adam"
     learning_rate: float = bounded(1e-3, min=0.0)
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: down to 0 at train.sequences
     clip_norm: float = bounded(10.0, min=0.0)  # global gradient-norm clip; 0 = off
     log_every: int = bounded(2_000, min=1)  # sequences between metrics.jsonl records
     max_minutes: float = bounded(0.0, min=0.0)  # wall-clock budget; 0 = none

@@ -79,10 +79,13 @@ class TaskTrainer:
         c = recipe.train
         self.model = model
         clip = {"global_clipnorm": c.clip_norm} if c.clip_norm else {}
+        rate = c.learning_rate
+        if c.lr_schedule == "cosine":  # small late steps: a learned NTM's sharp heads are easily knocked off
+            rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=math.ceil(c.sequences / c.batch_size))
         if c.optimizer == "adam":
-            self.optimizer = keras.optimizers.Adam(c.learning_rate, **clip)
+            self.optimizer = keras.optimizers.Adam(rate, **clip)
         else:  # Graves et al.'s choice, with momentum 0.9
-            self.optimizer = keras.optimizers.RMSprop(c.learning_rate, momentum=0.9, **clip)
+            self.optimizer = keras.optimizers.RMSprop(rate, momentum=0.9, **clip)
         self.optimizer.build(model.trainable_variables)
         width_in, width_out = model.input_shape[-1], model.output_shape[-1]
         self.step = tf.function(self._step, jit_compile=True, input_signature=[  # traced once
@@ -182,22 +185,25 @@ def load_task_model(model_dir: str | Path) -> tuple[TaskRecipe, keras.Model]:
 
 
 def evaluate(recipe: TaskRecipe, model: keras.Model, lengths: list[int], sequences: int = 100,
-             seed: int = 0, batch_size: int = 50) -> list[dict[str, Any]]:
-    """Per length: mean bit errors and cost (bits) per sequence, and the share of perfect
-    sequences, over `sequences` random sequences (the same ones for every model, by `seed`)."""
+             seed: int = 0, batch_size: int = 50, repeats: list[int] | None = None) -> list[dict[str, Any]]:
+    """Per length (and, for repeat_copy given `repeats`, per length and repeat count): mean bit
+    errors and cost (bits) per sequence, and the share of perfect sequences, over `sequences`
+    random sequences (the same ones for every model, by `seed`). Without `repeats`, repeat_copy
+    draws each batch's count from the recipe's training range."""
     task = make_task(recipe)
     predict = tf.function(lambda x: model(x, training=False),
                           input_signature=[tf.TensorSpec((None, None, task.input_width), tf.float32)])
     rows = []
-    for length in lengths:
-        rng = np.random.default_rng([seed, length])
+    for length, count in [(n, r) for n in lengths for r in (repeats or [None])]:
+        rng = np.random.default_rng([seed, length] + ([count] if count else []))
         errors, costs = [], []
         for start in range(0, sequences, batch_size):
-            batch = task.batch(rng, min(batch_size, sequences - start), length)
+            batch = task.batch(rng, min(batch_size, sequences - start), length, count)
             logits = predict(tf.constant(batch.inputs))
             errors.append(bit_errors(logits, batch))
             costs.append(sequence_bits(logits, batch.targets, batch.mask).numpy())
         errors, costs = np.concatenate(errors), np.concatenate(costs)
-        rows.append({"length": length, "bit_errors": float(errors.mean()), "bits": float(costs.mean()),
+        rows.append({"length": length, **({"repeats": count} if count else {}),
+                     "bit_errors": float(errors.mean()), "bits": float(costs.mean()),
                      "perfect": float((errors == 0).mean() * 100)})
     return rows

@@ -18,7 +18,7 @@ from nmtkit.data.algorithmic import AlgorithmicTask
 from nmtkit.models import ntm
 from nmtkit.models.ntm import NTMCell
 from nmtkit.task_config import task_recipe_from_dict
-from nmtkit.task_training import evaluate, load_task_model, train_task
+from nmtkit.task_training import TaskTrainer, build, evaluate, load_task_model, train_task
 from tests.conftest import write_recipe
 
 
@@ -106,6 +106,17 @@ def test_cell_weightings_are_distributions_and_it_trains_in_a_compiled_graph(con
     assert losses[-1] < 0.85 * losses[0]  # it fits the random batch
 
 
+def test_a_new_cells_heads_keep_their_place():
+    cell = NTMCell(8, memory_size=10, memory_width=4, read_heads=2, write_heads=1, shift_range=2)
+    cell.build((None, 3))
+    addressing = tf.reshape(tf.constant(cell._keep_place_bias()[: 3 * cell.addressing_size]),
+                            (1, 3, cell.addressing_size))  # what the heads get from a silent controller
+    previous = tf.one_hot([[2, 5, 7]], 10)
+    memory = tf.random.uniform((1, 10, 4))
+    np.testing.assert_array_equal(tf.argmax(cell._address(memory, addressing, previous), -1), [[2, 5, 7]])
+    assert float(tf.reduce_min(tf.reduce_max(cell._address(memory, addressing, previous), -1))) > 0.8
+
+
 def test_copy_task_layout():
     batch = AlgorithmicTask("copy", bits=4).batch(np.random.default_rng(0), 3, 5)
     assert batch.inputs.shape == (3, 11, 5) and batch.targets.shape == (3, 11, 4)
@@ -125,6 +136,16 @@ def test_repeat_copy_layout():
     assert batch.mask.sum() == 2 * (4 * repeats + 1)
 
 
+def test_repeat_copy_takes_a_repeat_count_beyond_its_training_range():
+    task = AlgorithmicTask("repeat_copy", bits=3, min_repeats=1, max_repeats=4)
+    batch = task.batch(np.random.default_rng(1), 2, 3, repeats=6)
+    assert batch.inputs.shape[1] == 3 + 1 + 3 * 6 + 1
+    np.testing.assert_allclose(batch.inputs[:, 3, 4], [1.5, 1.5])  # the count, divided by max_repeats
+    np.testing.assert_array_equal(batch.targets[:, 4: 4 + 18, :3], np.tile(batch.inputs[:, :3, :3], (1, 6, 1)))
+    with pytest.raises(ValueError, match="only repeat_copy"):
+        AlgorithmicTask("copy").batch(np.random.default_rng(1), 2, 3, repeats=2)
+
+
 def test_associative_recall_answers_the_item_after_the_query():
     task = AlgorithmicTask("associative_recall", bits=6, item_length=3)
     batch = task.batch(np.random.default_rng(2), 8, 4)
@@ -139,14 +160,29 @@ def test_a_short_copy_run_learns(tmp_path):
     recipe = task_recipe_from_dict({
         "task": {"name": "copy", "bits": 4, "max_length": 5},
         "model": {"type": "ntm", "units": 32, "memory_size": 16, "memory_width": 8},
-        "train": {"model_dir": str(tmp_path / "copy"), "sequences": 12_000, "batch_size": 16,
-                  "learning_rate": 0.01, "log_every": 12_000}})
+        "train": {"model_dir": str(tmp_path / "copy"), "sequences": 16_000, "batch_size": 16,
+                  "learning_rate": 0.02, "log_every": 16_000}})
     manifest = train_task(recipe)
     _, model = load_task_model(recipe.train.model_dir)
     rows = evaluate(recipe, model, [3, 5], sequences=100)
-    assert manifest["sequences"] == 12_000
+    assert manifest["sequences"] == 16_000
     # out of 12 and 20 judged bits: an untrained model gets about half wrong
     assert rows[0]["bit_errors"] < 0.3 and rows[1]["bit_errors"] < 1.0, rows
+
+
+def test_a_cosine_schedule_ends_the_run_at_a_learning_rate_of_zero(tmp_path):
+    recipe = task_recipe_from_dict({
+        "task": {"name": "copy", "bits": 3, "max_length": 3},
+        "model": {"type": "ntm", "units": 8, "memory_size": 8, "memory_width": 4},
+        "train": {"sequences": 48, "batch_size": 16, "learning_rate": 0.01, "lr_schedule": "cosine"}})
+    trainer = TaskTrainer(build(recipe), recipe)
+    batch = AlgorithmicTask("copy", bits=3).batch(np.random.default_rng(0), 16, 3)
+    rates = []
+    for _ in range(3):
+        rates.append(float(trainer.optimizer.learning_rate))
+        trainer.train_on(batch)
+    assert rates[0] == pytest.approx(0.01) and rates[0] > rates[1] > rates[2] > 0
+    assert float(trainer.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_task_commands_train_evaluate_and_plot(tmp_path):
@@ -169,11 +205,32 @@ def test_task_commands_train_evaluate_and_plot(tmp_path):
     assert (tmp_path / "heads.png").read_bytes()[:4] == b"\x89PNG"
     result = runner.invoke(app, ["task", "evaluate", str(tmp_path / "model"), "--lengths", "2,x"])
     assert result.exit_code == 2 and "comma-separated" in result.output
+    result = runner.invoke(app, ["task", "evaluate", str(tmp_path / "model"), "--repeats", "3"])
+    assert result.exit_code == 2 and "--repeats is for repeat_copy models; this one learned copy" in result.output
     result = runner.invoke(app, ["info", str(tmp_path / "model")])
     assert result.exit_code == 0, result.output
     assert "  name                 copy\n" in result.stdout and "64 sequences" in result.stdout
     described = json.loads(runner.invoke(app, ["info", str(tmp_path / "model"), "--json"]).stdout)
     assert described["architecture"]["memory_size"] == 8 and described["parameters"]["total"] > 0
+
+
+def test_repeat_copy_is_evaluated_per_length_and_repeat_count(tmp_path):
+    recipe = tmp_path / "repeat.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "task": {"name": "repeat_copy", "bits": 3, "max_length": 3, "max_repeats": 3},
+        "model": {"type": "ntm", "units": 8, "memory_size": 8, "memory_width": 4},
+        "train": {"model_dir": str(tmp_path / "model"), "sequences": 32, "batch_size": 16}}))
+    runner = CliRunner()
+    assert runner.invoke(app, ["train", str(recipe)]).exit_code == 0
+    result = runner.invoke(app, ["task", "evaluate", str(tmp_path / "model"), "--lengths", "2,4",
+                                 "--repeats", "1,5", "--sequences", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["length"], r["repeats"]) for r in rows] == [(2, 1), (2, 5), (4, 1), (4, 5)]
+    assert 0 <= rows[3]["bit_errors"] <= (4 * 5 + 1) * 4  # judged: 4 output bits at each copy step and the end
+    result = runner.invoke(app, ["task", "heads", str(tmp_path / "model"), "--length", "2", "--repeats", "4",
+                                 "-o", str(tmp_path / "heads.png")])
+    assert result.exit_code == 0 and (tmp_path / "heads.png").is_file(), result.output
 
 
 @pytest.mark.parametrize("override, message", [

@@ -40,8 +40,8 @@ class AlgorithmicTask:
     Args:
         name: one of TASKS.
         bits: width of the random vectors (Graves: 8 for copy, 6 for associative recall).
-        min_repeats, max_repeats: repeat_copy's repeat counts (the count is given to the model
-            scaled to [0, 1] by max_repeats).
+        min_repeats, max_repeats: repeat_copy's training repeat counts (the count is given to
+            the model divided by max_repeats, so a test count above max_repeats reads above 1).
         item_length: associative_recall's vectors per item.
     """
 
@@ -63,14 +63,25 @@ class AlgorithmicTask:
     def output_width(self) -> int:
         return self.bits + (1 if self.name == "repeat_copy" else 0)
 
-    def batch(self, rng: np.random.Generator, batch_size: int, length: int) -> Batch:
-        """`batch_size` examples of the given length (items for associative_recall)."""
+    def batch(self, rng: np.random.Generator, batch_size: int, length: int,
+              repeats: int | None = None) -> Batch:
+        """`batch_size` examples of the given length (items for associative_recall).
+
+        repeat_copy repeats the sequence `repeats` times, or a count drawn from min_repeats to
+        max_repeats when None; the other tasks take no repeat count."""
         if length < (2 if self.name == "associative_recall" else 1):
             raise ValueError(f"{self.name} needs a length of at least "
                              f"{2 if self.name == 'associative_recall' else 1}, got {length}")
-        make = {"copy": self._copy, "repeat_copy": self._repeat_copy,
-                "associative_recall": self._associative_recall}[self.name]
-        return make(rng, batch_size, length)
+        if self.name != "repeat_copy":
+            if repeats is not None:
+                raise ValueError(f"only repeat_copy takes a repeat count; this is {self.name}")
+            make = self._copy if self.name == "copy" else self._associative_recall
+            return make(rng, batch_size, length)
+        if repeats is None:
+            repeats = int(rng.integers(self.min_repeats, self.max_repeats + 1))
+        if repeats < 1:
+            raise ValueError(f"repeat_copy needs at least 1 repeat, got {repeats}")
+        return self._repeat_copy(rng, batch_size, length, repeats)
 
     def _random_bits(self, rng, *shape):
         return rng.integers(0, 2, size=(*shape, self.bits)).astype(np.float32)
@@ -89,8 +100,7 @@ class AlgorithmicTask:
         mask[:, length + 1:] = 1.0
         return Batch(inputs, targets, mask)
 
-    def _repeat_copy(self, rng, batch_size, length):
-        repeats = int(rng.integers(self.min_repeats, self.max_repeats + 1))
+    def _repeat_copy(self, rng, batch_size, length, repeats):
         seq = self._random_bits(rng, batch_size, length)
         start = length + 1  # first output step
         inputs, targets, mask = self._empty(batch_size, start + length * repeats + 1)

@@ -18,7 +18,8 @@ def build_task_model(config, input_width: int, output_width: int) -> keras.Model
     inputs = keras.Input((None, input_width), name="inputs")
     if config.type == "ntm":
         cell = NTMCell(config.units, config.controller, config.memory_size, config.memory_width,
-                       config.read_heads, config.write_heads, config.shift_range, name="ntm_cell")
+                       config.read_heads, config.write_heads, config.shift_range,
+                       keep_place=config.keep_place, name="ntm_cell")
         x = keras.layers.RNN(cell, return_sequences=True, name="ntm")(inputs)
     elif config.type == "lstm":
         x = inputs

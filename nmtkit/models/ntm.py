@@ -91,6 +91,7 @@ class NTMCell(keras.layers.Layer):
         read_heads, write_heads: how many of each.
         shift_range: S, the largest shift of a head's focus per step (default 1: -1, 0, +1).
         controller_clip: bound of the controller's output.
+        keep_place: start the heads biased to stay where they are (see `_keep_place_bias`).
 
     State (flat, so `keras.layers.RNN` can carry it): [h, c] (LSTM; feedforward: none), memory
     [batch, N * M], reads [batch, read_heads * M], weightings [batch, (read + write heads) * N]
@@ -102,7 +103,7 @@ class NTMCell(keras.layers.Layer):
     """
 
     def __init__(self, units, controller="lstm", memory_size=128, memory_width=20, read_heads=1,
-                 write_heads=1, shift_range=1, controller_clip=20.0, **kwargs):
+                 write_heads=1, shift_range=1, controller_clip=20.0, keep_place=False, **kwargs):
         super().__init__(**kwargs)
         if controller not in ("lstm", "feedforward"):
             raise ValueError(f"controller must be lstm or feedforward, got {controller!r}")
@@ -110,6 +111,7 @@ class NTMCell(keras.layers.Layer):
         self.memory_size, self.memory_width = memory_size, memory_width
         self.read_heads, self.write_heads = read_heads, write_heads
         self.shift_range, self.controller_clip = shift_range, controller_clip
+        self.keep_place = keep_place
         self.heads = read_heads + write_heads
         # per head: key M, strength, gate, shifts 2S+1, sharpening; write heads: erase M, add M
         self.addressing_size = memory_width + 3 + 2 * shift_range + 1
@@ -129,7 +131,9 @@ class NTMCell(keras.layers.Layer):
         self.controller_bias = self.add_weight((gates * self.units,), "zeros", name="controller_bias")
         head_outputs = self.heads * self.addressing_size + self.write_heads * 2 * self.memory_width
         self.head_kernel = self.add_weight((self.units, head_outputs), "glorot_uniform", name="head_kernel")
-        self.head_bias = self.add_weight((head_outputs,), "zeros", name="head_bias")
+        self.head_bias = self.add_weight(
+            (head_outputs,), keras.initializers.Constant(self._keep_place_bias()) if self.keep_place else "zeros",
+            name="head_bias")
         self.initial_reads = self.add_weight((self.read_heads * self.memory_width,), "random_normal",
                                              name="initial_reads")
         # Every head starts focused on row 0 (softmax ~0.99 there). From a uniform start location
@@ -141,6 +145,21 @@ class NTMCell(keras.layers.Layer):
             (self.heads * self.memory_size,), keras.initializers.Constant(focus.reshape(-1)),
             name="initial_weighting_logits")
         self.built = True
+
+    def _keep_place_bias(self) -> np.ndarray:
+        """The head layer's initial bias with `keep_place`: every head starts by keeping its place
+        (interpolation gate sigmoid(-3) = 0.05 towards content, shift softmax 0.91 on offset 0),
+        so a head moves or looks up content only where the controller learns to make it. From
+        zero biases the shift spreads a head over many rows at once, and some copy runs learned
+        to find the start again by content, which fails on sequences longer than the training
+        ones; repeat copy, which must jump back to the start, learned from zero biases but not
+        from these (docs/ntm.md)."""
+        bias = np.zeros(self.heads * self.addressing_size + self.write_heads * 2 * self.memory_width, np.float32)
+        for head in range(self.heads):
+            at = head * self.addressing_size + self.memory_width  # after the key: strength, gate, shifts
+            bias[at + 1] = -3.0
+            bias[at + 2 + self.shift_range] = 3.0
+        return bias
 
     def get_initial_state(self, batch_size=None):
         """Zero controller, constant memory, the learned read vectors and weightings."""
@@ -199,5 +218,5 @@ class NTMCell(keras.layers.Layer):
         config.update(units=self.units, controller=self.controller, memory_size=self.memory_size,
                       memory_width=self.memory_width, read_heads=self.read_heads,
                       write_heads=self.write_heads, shift_range=self.shift_range,
-                      controller_clip=self.controller_clip)
+                      controller_clip=self.controller_clip, keep_place=self.keep_place)
         return config
