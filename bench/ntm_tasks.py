@@ -38,6 +38,7 @@ from nmtkit.native_stderr import import_tensorflow_quietly  # noqa: E402
 import_tensorflow_quietly()
 
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from nmtkit.figures import pyplot, save_png  # noqa: E402
 from nmtkit.ntm_heads import plot_heads, trace_heads  # noqa: E402
@@ -106,9 +107,14 @@ def train(task: str, model: str, seed: int, args) -> Path:
 
 
 def test(where: Path, cases: tuple[Case, ...], sequences: int) -> list[dict]:
+    """The rows of `nmtkit task evaluate` for `cases`, in their order."""
     recipe, network = load_task_model(where)
-    return [evaluate(recipe, network, [c.length], sequences, repeats=[c.repeats] if c.repeats else None)[0]
-            for c in cases]
+    rows = {}
+    for count in dict.fromkeys(c.repeats for c in cases):
+        lengths = [c.length for c in cases if c.repeats == count]
+        for row in evaluate(recipe, network, lengths, sequences, repeats=[count] if count else None):
+            rows[Case(row["length"], row.get("repeats"))] = row
+    return [rows[c] for c in cases]
 
 
 def plot_curves(task: str, runs: dict[str, list[Path]], path: Path) -> None:
@@ -158,6 +164,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-ntm-tasks"))
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args()
+    tf.get_logger().setLevel("ERROR")  # not "retracing" warnings: each model gets its own predict function
     tasks, models = args.tasks.split(","), args.models.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     for task in tasks:
