@@ -107,9 +107,10 @@ def test_cell_weightings_are_distributions_and_it_trains_in_a_compiled_graph(con
 
 
 def test_a_new_cells_heads_keep_their_place():
-    cell = NTMCell(8, memory_size=10, memory_width=4, read_heads=2, write_heads=1, shift_range=2)
+    cell = NTMCell(8, memory_size=10, memory_width=4, read_heads=2, write_heads=1, shift_range=2,
+                   keep_place=True)
     cell.build((None, 3))
-    addressing = tf.reshape(tf.constant(cell._keep_place_bias()[: 3 * cell.addressing_size]),
+    addressing = tf.reshape(cell.head_bias[: 3 * cell.addressing_size],
                             (1, 3, cell.addressing_size))  # what the heads get from a silent controller
     previous = tf.one_hot([[2, 5, 7]], 10)
     memory = tf.random.uniform((1, 10, 4))
