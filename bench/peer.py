@@ -14,6 +14,8 @@ import re
 import statistics
 from pathlib import Path
 
+from nmtkit.cpu import matrix_library
+
 NATIVE_BF16 = ("avx512_bf16", "amx_bf16")
 
 
@@ -35,7 +37,7 @@ def describe_cpu() -> str:
     bf16 = f"native bfloat16 ({', '.join(native)})" if native else "no native bfloat16"
     limit = os.environ.get("ONEDNN_MAX_CPU_ISA")
     limited = f"; ONEDNN_MAX_CPU_ISA={limit}" if limit else ""
-    return f"{model}, {os.cpu_count()} cores, {isa}, {bf16}{limited}"
+    return f"{model}, {os.cpu_count()} cores, {isa}, {bf16}{limited}; matrix products: {matrix_library()}"
 
 
 def wall_seconds(time_v: str) -> float:

@@ -11,35 +11,24 @@ a run starts, so a recipe or model directory moved to another machine does the r
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import tensorflow as tf
 
-CPU_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}  # /proc/cpuinfo names of native bfloat16 products
+from nmtkit.cpu import BF16_FLAGS, onednn_flags
+
 GPU_BF16_CAPABILITY = (8, 0)  # Ampere: the first NVIDIA GPUs with bfloat16 tensor cores
 
 
 @functools.cache
 def native_bfloat16() -> bool:
-    """Whether this machine's training and search devices compute bfloat16 natively."""
+    """Whether this machine's training and search devices compute bfloat16 natively (a CPU:
+    AVX-512 BF16 or AMX that oneDNN may use; none where /proc/cpuinfo is missing, so `auto` is
+    float32 on macOS and Windows)."""
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = [tf.config.experimental.get_device_details(gpu) for gpu in gpus]
         return all(tuple(d.get("compute_capability", (0, 0))) >= GPU_BF16_CAPABILITY for d in details)
-    return bool(cpu_flags() & CPU_BF16_FLAGS)
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    """The CPU's feature flags (Linux); empty where /proc/cpuinfo is missing (macOS, Windows),
-    so `auto` is float32 there."""
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.partition(":")[2].split())
-    return set()
+    return bool(onednn_flags() & BF16_FLAGS)
 
 
 def dtype_policy(precision: str) -> str:

@@ -2,16 +2,21 @@
 
 import pytest
 
-from nmtkit import precision
+from nmtkit import cpu, precision
 from nmtkit.config import recipe_from_dict
 from nmtkit.translate import Translator
 
 
-def test_cpu_flags_come_from_cpuinfo(tmp_path):
+def test_cpu_flags_come_from_cpuinfo_capped_by_onednn_max_cpu_isa(tmp_path, monkeypatch):
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n\nprocessor\t: 1\n")
-    assert {"avx2", "avx512_bf16"} <= precision.cpu_flags(info)
-    assert precision.cpu_flags(tmp_path / "missing") == set()
+    assert {"avx2", "avx512_bf16"} <= cpu.cpu_flags(info)
+    assert cpu.cpu_flags(tmp_path / "missing") == set()
+    for cap, expected in [("ALL", {"fpu", "avx2", "avx512f", "avx512_bf16"}), ("AVX2", {"fpu", "avx2"}),
+                          ("avx512_core", {"fpu", "avx2", "avx512f"}),
+                          ("AVX512_CORE_BF16", {"fpu", "avx2", "avx512f", "avx512_bf16"})]:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert cpu.onednn_flags(info) == expected
 
 
 @pytest.mark.parametrize("native", [True, False])

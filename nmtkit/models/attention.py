@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 from nmtkit.models.noise import DropoutNoise
+from nmtkit.models.arithmetic import dense
 
 # Added to the scores of padded source positions: softmax then gives them exactly zero weight.
 MASK_VALUE = -1e9
@@ -85,7 +86,7 @@ class LuongGeneralAttention(LuongDotAttention):
         self.kernel = self._kernel("kernel", (memory_dim, query_dim))
 
     def project_memory(self, values):
-        return tf.matmul(values, tf.cast(self.kernel, values.dtype))
+        return dense(values, tf.cast(self.kernel, values.dtype))
 
 
 class AdditiveAttention(Attention):
@@ -103,10 +104,10 @@ class AdditiveAttention(Attention):
         self.vector = self._kernel("vector", (query_dim,))
 
     def project_memory(self, values):
-        return tf.matmul(values, tf.cast(self.memory_kernel, values.dtype))
+        return dense(values, tf.cast(self.memory_kernel, values.dtype))
 
     def scores(self, queries, keys):
-        projected = tf.matmul(queries, tf.cast(self.query_kernel, queries.dtype))  # [B, T, A]
+        projected = dense(queries, tf.cast(self.query_kernel, queries.dtype))  # [B, T, A]
         hidden = tf.tanh(keys[:, None, :, :] + projected[:, :, None, :])  # [B, T, S, A]
         # einsum, not matvec: oneDNN's broadcast batched matmul corrupted the heap on this shape.
         return tf.einsum("btsa,a->bts", hidden, tf.cast(self.vector, hidden.dtype))

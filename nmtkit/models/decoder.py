@@ -7,7 +7,9 @@ import keras
 import tensorflow as tf
 
 from nmtkit.models.attention import VARIANTS
+from nmtkit.models.luong_loop import luong_lstm_loop
 from nmtkit.models.noise import DropoutNoise
+from nmtkit.models.arithmetic import dense
 from nmtkit.models.recurrence import cell_step, input_bias, rnn_layer
 
 # Largest embedding x input-kernel table a translating decoder keeps (35 MB for the reference
@@ -69,7 +71,10 @@ class RecurrentDecoder(DecoderBase):
     training runs each layer over the whole sequence at once (cuDNN on a GPU) and attends for
     all steps in one product. Otherwise the recurrence runs as one `tf.while_loop` in the
     compiled graph, the embedding's share of the first layer's input product computed once for
-    the whole sequence. `step_function` serves search with the same arithmetic (`_step`).
+    the whole sequence: for one LSTM layer with Luong dot or general attention and input
+    feeding (the reference recipe) as `luong_lstm_loop`, whose backward pass is written out
+    (nmtkit.models.luong_loop), else as a loop of `_step` that TensorFlow differentiates.
+    `step_function` serves search with the same arithmetic (`_step`).
     State: (per-layer state tuples, o or ()). Memory: (values, keys) from `prepare_memory`.
     """
 
@@ -124,7 +129,7 @@ class RecurrentDecoder(DecoderBase):
             attentional = self._run_loop(w, x, state, memory, mask, training)
         else:
             attentional = self._run_whole_sequence(w, x, state, memory, mask, training)
-        return tf.matmul(attentional, w["output_kernel"]) + w["output_bias"]
+        return dense(attentional, w["output_kernel"]) + w["output_bias"]
 
     def step_function(self, fixed_weights: bool = False):
         """The search step, with the weights cast to the compute dtype once, outside the loop:
@@ -170,11 +175,29 @@ class RecurrentDecoder(DecoderBase):
         context, _ = self.attention.attend_sequence(x, values, keys, mask, training)
         return self._attentional(w, context, x, training)
 
+    @property
+    def hand_differentiated(self) -> bool:
+        """Whether training runs `luong_lstm_loop` (the reference decoder and its dot variant)."""
+        return (self.cell == "lstm" and self.layers == 1 and self.input_feeding and not self.attention_dropout
+                and self.attention_kind in ("luong_general", "luong_dot"))
+
     def _run_loop(self, w, x, state, memory, mask, training):
-        gates = tf.einsum("bte,eg->tbg", x, w["first_embedding_kernel"]) + w["first_bias"]
-        length = tf.shape(gates)[0]
-        outputs = tf.TensorArray(x.dtype, size=length)
+        gates = dense(tf.transpose(x, [1, 0, 2]), w["first_embedding_kernel"]) + w["first_bias"]  # [T, batch, G]
         state = tf.nest.map_structure(lambda s: tf.cast(s, x.dtype), state)
+        if self.hand_differentiated:
+            ((h, c),), feed = state
+            keep = None
+            if training and self.dropout:  # every step's mask on o_t at once: [T, batch, units]
+                keep = self.noise.scale(tf.concat([tf.shape(gates)[:1], tf.shape(h)], 0), self.dropout, x.dtype)
+            outputs = luong_lstm_loop(gates, h, c, feed, *memory, mask, w["first_fed_kernel"], w["recurrent"][0],
+                                      w["combine_kernel"], keep)
+            return tf.transpose(outputs, [1, 0, 2])
+        return self._run_stepwise(w, gates, state, memory, mask, training)
+
+    def _run_stepwise(self, w, gates, state, memory, mask, training):
+        """The recurrence as a loop of `_step`, differentiated by TensorFlow."""
+        length = tf.shape(gates)[0]
+        outputs = tf.TensorArray(gates.dtype, size=length)
 
         def body(t, state, outputs):
             o, state, _ = self._step(w, gates[t], state, memory, mask, training)
@@ -223,8 +246,8 @@ class RecurrentDecoder(DecoderBase):
              "recurrent": [cast(c.recurrent_kernel) for c in cells],
              "bias": [cast(c.bias) for c in cells],
              **self._output_weights()}
-        w["first_embedding_kernel"] = w["kernel"][0][: self.embedding_dim]
-        w["first_fed_kernel"] = w["kernel"][0][self.embedding_dim:]
+        # split, not sliced: the gradient of a slice writes a whole zero kernel per slice
+        w["first_embedding_kernel"], w["first_fed_kernel"] = tf.split(w["kernel"][0], [self.embedding_dim, -1])
         w["first_bias"] = input_bias(self.cell, w["bias"][0])
         if self.attention is not None:
             w["combine_kernel"] = cast(self.combine_kernel)

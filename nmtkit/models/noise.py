@@ -18,8 +18,12 @@ class DropoutNoise:
 
     def __call__(self, x, rate: float):
         """Inverted dropout: zero each element with probability `rate`, scale the rest up."""
-        keep = self.generator.uniform(tf.shape(x)) >= rate
-        return tf.where(keep, x / tf.cast(1.0 - rate, x.dtype), tf.zeros_like(x))
+        return x * self.scale(tf.shape(x), rate, x.dtype)
+
+    def scale(self, shape, rate: float, dtype):
+        """A dropout mask of `shape`: 0 with probability `rate`, else 1 / (1 - rate)."""
+        keep = self.generator.uniform(shape) >= rate
+        return tf.cast(keep, dtype) * tf.cast(1.0 / (1.0 - rate), dtype)
 
     def get_state(self) -> np.ndarray:
         return self.generator.state.numpy()

@@ -18,6 +18,7 @@ from nmtkit.models.attention import VARIANTS
 from nmtkit.models.decoder import DecoderBase
 from nmtkit.models.noise import DropoutNoise
 from nmtkit.models.ntm import NTMCell
+from nmtkit.models.arithmetic import dense
 
 
 class MemoryWriter(keras.layers.Layer):
@@ -118,7 +119,7 @@ class NTMDecoder(DecoderBase):
 
         *_, outputs = tf.while_loop(lambda t, *_: t < length, body, (tf.constant(0), state, outputs))
         attentional = tf.transpose(outputs.stack(), [1, 0, 2])
-        return tf.matmul(attentional, w["output_kernel"]) + w["output_bias"]
+        return dense(attentional, w["output_kernel"]) + w["output_bias"]
 
     def step_function(self, fixed_weights: bool = False):
         """step(token [batch], state, memory, mask) -> logits [batch, vocab], new state,

@@ -8,6 +8,8 @@ Step-wise decoding (input feeding, Bahdanau attention, search) reuses those laye
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import tensorflow as tf
 
@@ -16,6 +18,12 @@ GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # blocks of `units` in each kernel
 # What TensorFlow requires before it runs an LSTM or GRU layer with cuDNN.
 CUDNN_SETTINGS = {"activation": "tanh", "recurrent_activation": "sigmoid", "recurrent_dropout": 0,
                   "unroll": False, "use_bias": True}
+
+
+@functools.cache
+def cudnn_available() -> bool:
+    """Whether Keras' LSTM and GRU layers run on cuDNN here (a GPU is visible)."""
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def state_size(cell: str) -> int:
