@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from nmtkit.data.vocab import PAD
-from nmtkit.losses import token_losses
+from nmtkit.losses import smoothed_cross_entropy, token_losses
 
 
 def test_label_smoothed_loss_matches_hand_computation(rng):
@@ -48,3 +48,25 @@ def test_time_budget_stops_training(tmp_path, dates_dir):
     manifest = train(recipe)
     assert manifest["training"]["stopped_by"] == "time budget"
     assert 0 < manifest["training"]["epochs"] < 100
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_the_loss_gradient_is_tensorflows_own(rng, eps):
+    """The written-out gradient of the label-smoothed loss equals TensorFlow's gradient of the
+    same loss from log_softmax."""
+    logits = tf.constant(rng.normal(size=(2, 3, 6)).astype(np.float32) * 3)
+    targets = tf.constant([[4, 5, PAD], [1, 4, 5]], tf.int32)
+    weights = tf.constant(rng.normal(size=(2, 3)).astype(np.float32))
+
+    def reference(logits):
+        log_p = tf.nn.log_softmax(logits)
+        nll = -tf.gather(log_p, targets, batch_dims=2)
+        uniform = -(tf.reduce_sum(log_p, -1) - log_p[..., PAD]) / 5.0
+        return (1 - eps) * nll + eps * uniform
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(logits)
+        got = tf.reduce_sum(smoothed_cross_entropy(logits, targets, eps) * weights)
+        expected = tf.reduce_sum(reference(logits) * weights)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    np.testing.assert_allclose(tape.gradient(got, logits), tape.gradient(expected, logits), rtol=1e-5, atol=1e-6)
