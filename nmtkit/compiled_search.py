@@ -31,9 +31,6 @@ from nmtkit.atomic import atomic_dir
 from nmtkit.search import Hypotheses, SearchOptions
 
 COMPILED = "compiled"
-# Kept search graphs (and exports) are never differentiated: they leave out the gradient
-# functions of the models' hand-differentiated loops (nmtkit.models.lstm_loop, luong_loop).
-SEARCH_GRAPH_OPTIONS = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
 # The modules whose code is in the graph: a change to any of them makes a new key.
 GRAPH_SOURCES = ("search.py", "translate.py", "models")
 
@@ -98,7 +95,7 @@ def _keep(loaded: LoadedModel, folder: Path, traced: Callable) -> None:
     module.search = traced
     try:
         with atomic_dir(folder, overwrite=True) as staging:
-            tf.saved_model.save(module, str(staging), options=SEARCH_GRAPH_OPTIONS)
+            tf.saved_model.save(module, str(staging))
         for other in folder.parent.parent.iterdir():
             if other != folder.parent and not other.name.startswith("."):
                 shutil.rmtree(other, ignore_errors=True)

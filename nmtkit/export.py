@@ -27,7 +27,6 @@ import tensorflow as tf
 
 from nmtkit.artifacts import RECIPE
 from nmtkit.atomic import atomic_dir
-from nmtkit.compiled_search import SEARCH_GRAPH_OPTIONS
 from nmtkit.data.prepared import SRC_VOCAB, TGT_VOCAB
 from nmtkit.data.tokenizer import LITERAL_SPACE_MARK, SPACE, SUBWORD_LEVELS, Tokenizer, model_files
 from nmtkit.data.vocab import EOS, PAD, UNK
@@ -53,7 +52,7 @@ def export(model_dirs: Sequence[Path], out_dir: Path, overrides: dict, overwrite
     if module.tokenizes:
         signatures[TEXT_SIGNATURE] = module.translate_text
     with atomic_dir(out_dir, overwrite) as staging:
-        tf.saved_model.save(module, str(staging), signatures=signatures, options=SEARCH_GRAPH_OPTIONS)
+        tf.saved_model.save(module, str(staging), signatures=signatures)
         extra = staging / EXTRA
         extra.mkdir()
         first = Path(model_dirs[0])
