@@ -14,9 +14,7 @@ import re
 import statistics
 from pathlib import Path
 
-from nmtkit.cpu import matrix_library
-
-NATIVE_BF16 = ("avx512_bf16", "amx_bf16")
+from nmtkit.cpu import BF16_FLAGS, matrix_library
 
 
 def describe_cpu() -> str:
@@ -33,7 +31,7 @@ def describe_cpu() -> str:
     model = (f"{fields.get('model name', 'unknown CPU')} (family {fields.get('cpu family', '?')} "
              f"model {fields.get('model', '?')})")
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    native = [f for f in NATIVE_BF16 if f in flags]
+    native = sorted(BF16_FLAGS & flags)
     bf16 = f"native bfloat16 ({', '.join(native)})" if native else "no native bfloat16"
     limit = os.environ.get("ONEDNN_MAX_CPU_ISA")
     limited = f"; ONEDNN_MAX_CPU_ISA={limit}" if limit else ""

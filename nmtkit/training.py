@@ -248,7 +248,7 @@ def _local_batches(split: Split, chunks: list[np.ndarray], cluster: Cluster):
     that every replica computes what one process would) and the global batch's target token
     count. Built here, between steps: about 2 ms for 64 sentences of the reference recipe. (A
     tf.data pipeline that built them ahead on its own thread left the training loop waiting
-    about 90 ms a step, a fifth of a 25-minute run.)"""
+    about 90 ms a step, a fifth of a 4-minute run.)"""
     src_len, tgt_len = split.src.lengths(), split.tgt.lengths()
     for chunk in chunks:
         rows = local_rows(chunk, cluster)

@@ -74,8 +74,10 @@ def masked_lstm_loop(gates_x, mask, recurrent_kernel):
                                 (length - 1, tf.cast(d_h, wide), tf.cast(d_c, wide), dzs))
         dz = dzs.stack()
         directions = tf.shape(dz)[1]
-        by_direction = [1, 0, 2, 3]  # [T, D, batch, n] -> [D, T, batch, n], then steps x batch rows
-        rows = lambda x: tf.reshape(tf.transpose(x, by_direction), [directions, -1, x.shape[-1]])  # noqa: E731
+
+        def rows(x):  # [T, D, batch, n] -> [D, T x batch, n]
+            return tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [directions, -1, x.shape[-1]])
+
         d_kernel = tf.matmul(rows(hs_before), rows(dz), transpose_a=True)
         return dz, None, d_kernel
 
