@@ -26,24 +26,27 @@ def masked_lstm_loop(gates_x, mask, recurrent_kernel):
     gates_x [T, D, batch, 4 units]: each step's input product plus bias (Keras' gate order i, f,
     g, o); mask [T, D, batch, 1]: 1.0 where a step is a token, 0.0 on padding;
     recurrent_kernel [D, units, 4 units]. Products run in the gates' dtype, the rest in
-    `elementwise_dtype`'s.
+    `elementwise_dtype`'s. Inside, states are feature-major ([D, units, batch]), as in
+    nmtkit.models.luong_loop and for the same reason.
     """
     dtype = gates_x.dtype
     wide = elementwise_dtype(dtype)
-    units = recurrent_kernel.shape[-2]
     length = tf.shape(gates_x)[0]
-    gates_wide, mask = tf.cast(gates_x, wide), tf.cast(mask, wide)
-    zeros = tf.zeros_like(gates_wide[0, ..., :units])
+    feature_major = [0, 1, 3, 2]  # [T, D, batch, n] <-> [T, D, n, batch]
+    gates_wide = tf.transpose(tf.cast(gates_x, wide), feature_major)
+    mask = tf.transpose(tf.cast(mask, wide), feature_major)
+    kernel_t = tf.transpose(recurrent_kernel, [0, 2, 1])
+    zeros = tf.zeros_like(tf.split(gates_wide[0], 4, axis=1)[0])
 
     def step(t, h, c, arrays):
         h_before = tf.cast(h, dtype)
-        z = gates_wide[t] + tf.cast(tf.matmul(h_before, recurrent_kernel), wide)
-        i, f, g, o = tf.split(z, 4, axis=-1)
+        z = gates_wide[t] + tf.cast(tf.matmul(kernel_t, h_before), wide)
+        i, f, g, o = tf.split(z, 4, axis=1)
         i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
         m = mask[t]
         new_c = f * c + i * g
         output = o * tf.tanh(new_c) * m
-        saved = (output, tf.concat([i, f, g, o], -1), new_c, h_before, c)  # h and c as before the step
+        saved = (output, tf.concat([i, f, g, o], 1), new_c, h_before, c)  # h and c as before the step
         h = output + (1 - m) * h
         c = new_c * m + (1 - m) * c
         return t + 1, h, c, tuple(a.write(t, x) for a, x in zip(arrays, saved))
@@ -53,35 +56,35 @@ def masked_lstm_loop(gates_x, mask, recurrent_kernel):
     outputs, gates, new_cs, hs_before, cs_before = (a.stack() for a in arrays)
 
     def backward(d_outputs, d_h, d_c):
-        d_outputs = tf.cast(d_outputs, wide)
-        # transposed once: oneDNN's float32 product with transpose_b is 2-3x slower per step
-        kernel_t = tf.transpose(recurrent_kernel, [0, 2, 1])
+        d_outputs = tf.transpose(tf.cast(d_outputs, wide), feature_major)
 
         def step(t, dh, dc, dzs):
             m = mask[t]
-            i, f, g, o = tf.split(gates[t], 4, axis=-1)
+            i, f, g, o = tf.split(gates[t], 4, axis=1)
             tanh_c = tf.tanh(new_cs[t])
             dh_new = (d_outputs[t] + dh) * m
             dc_new = dc * m + dh_new * o * (1 - tanh_c * tanh_c)
             dz = tf.cast(tf.concat([dc_new * g * i * (1 - i), dc_new * cs_before[t] * f * (1 - f),
-                                    dc_new * i * (1 - g * g), dh_new * tanh_c * o * (1 - o)], -1), dtype)
-            dh = tf.cast(tf.matmul(dz, kernel_t), wide) + (1 - m) * dh
+                                    dc_new * i * (1 - g * g), dh_new * tanh_c * o * (1 - o)], 1), dtype)
+            dh = tf.cast(tf.matmul(recurrent_kernel, dz), wide) + (1 - m) * dh
             dc = dc_new * f + (1 - m) * dc
             return t - 1, dh, dc, dzs.write(t, dz)
 
         dzs = tf.TensorArray(dtype, size=length)
-        *_, dzs = tf.while_loop(lambda t, *_: t >= 0, step,
-                                (length - 1, tf.cast(d_h, wide), tf.cast(d_c, wide), dzs))
+        d_h, d_c = (tf.transpose(tf.cast(x, wide), [0, 2, 1]) for x in (d_h, d_c))
+        *_, dzs = tf.while_loop(lambda t, *_: t >= 0, step, (length - 1, d_h, d_c, dzs))
         dz = dzs.stack()
         directions = tf.shape(dz)[1]
 
-        def rows(x):  # [T, D, batch, n] -> [D, T x batch, n]
-            return tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [directions, -1, x.shape[-1]])
+        def rows(x):  # [T, D, n, batch] -> [D, n, T x batch]
+            return tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [directions, x.shape[2], -1])
 
-        d_kernel = tf.matmul(rows(hs_before), rows(dz), transpose_a=True)
-        return dz, None, d_kernel
+        d_kernel = tf.matmul(rows(hs_before), rows(dz), transpose_b=True)
+        return tf.transpose(dz, feature_major), None, d_kernel
 
-    return (tf.cast(outputs, dtype), tf.cast(h, dtype), tf.cast(c, dtype)), backward
+    batch_major = [0, 2, 1]
+    return (tf.cast(tf.transpose(outputs, feature_major), dtype), tf.cast(tf.transpose(h, batch_major), dtype),
+            tf.cast(tf.transpose(c, batch_major), dtype)), backward
 
 
 def bidirectional_lstm(layer, x, mask):
