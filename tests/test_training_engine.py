@@ -125,6 +125,29 @@ def test_learning_rate_schedules():
     assert plateau.at(0) == pytest.approx(0.01)
 
 
+def test_the_fused_adam_takes_keras_adams_steps():
+    import keras
+    import tensorflow as tf
+
+    from nmtkit.optimization import FusedAdam
+
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=s).astype(np.float32) for s in ((7, 3), (5,))]
+    gradients = [[tf.IndexedSlices(tf.constant(rng.normal(size=(2, 3)), tf.float32), tf.constant([1, 4]), tf.constant([7, 3])),
+                  tf.constant(rng.normal(size=5), tf.float32)] for _ in range(4)]
+    finals = []
+    for optimizer in (keras.optimizers.Adam(0.1, global_clipnorm=1.0, weight_decay=0.01),
+                      FusedAdam(0.1, global_clipnorm=1.0, weight_decay=0.01)):
+        variables = [keras.Variable(x) for x in start]
+        apply = tf.function(lambda step: optimizer.apply_gradients(zip(step, variables)))  # noqa: B023
+        for step in gradients:
+            apply(step)
+        finals.append([v.numpy() for v in variables])
+    for begin, keras_adam, fused in zip(start, *finals):
+        assert np.abs(keras_adam - begin).max() > 0.1  # the steps moved every variable
+        np.testing.assert_allclose(fused, keras_adam, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "rmsprop"])
 def test_every_optimizer_learns(optimizer):
     from nmtkit.config import ModelConfig
