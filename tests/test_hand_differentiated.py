@@ -97,12 +97,15 @@ def test_the_encoder_matches_keras_bidirectional_lstm(rng, monkeypatch, layers):
         return outputs.numpy(), [s.numpy() for s in states[-1]], [tf.convert_to_tensor(g).numpy() for g in grads]
 
     outputs, states, grads = run(hand)
+    inference_outputs, _, inference_states = hand(src)  # the forward-only loop of translation
     monkeypatch.setattr(encoder_module, "cudnn_available", lambda: True)  # Keras' layer, as on a GPU
     expected_outputs, expected_states, expected_grads = run(keras_encoder)
     np.testing.assert_allclose(outputs, expected_outputs, rtol=1e-5, atol=1e-6)
     assert np.all(outputs[2, 2:] == 0)
-    for got, expected in zip(states, expected_states):
+    np.testing.assert_allclose(inference_outputs, expected_outputs, rtol=1e-5, atol=1e-6)
+    for got, inferred, expected in zip(states, inference_states[-1], expected_states):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(inferred, expected, rtol=1e-5, atol=1e-6)
     for variable, got, expected in zip(hand.trainable_variables, grads, expected_grads):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=variable.path)
         assert np.abs(got).sum() > 0, variable.path

@@ -64,7 +64,7 @@ class RecurrentEncoder(keras.layers.Layer):
         hand_written = self.cell == "lstm" and self.bidirectional and not cudnn_available()
         for i, rnn in enumerate(self.rnns):
             if hand_written:
-                outputs, final = bidirectional_lstm(rnn, x, mask)
+                outputs, final = bidirectional_lstm(rnn, x, mask, training)
             else:
                 outputs, *final = rnn(x, mask=mask, training=training)
             if self.bidirectional:  # forward states, then backward: join each pair

@@ -18,8 +18,7 @@ import tensorflow as tf
 from nmtkit.models.arithmetic import dense, elementwise_dtype
 
 
-@tf.custom_gradient
-def masked_lstm_loop(gates_x, mask, recurrent_kernel):
+def masked_lstm_loop(gates_x, mask, recurrent_kernel, differentiable=True):
     """The outputs [T, D, batch, units] and final states h, c [D, batch, units] of D LSTMs run
     from zero states.
 
@@ -27,8 +26,22 @@ def masked_lstm_loop(gates_x, mask, recurrent_kernel):
     g, o); mask [T, D, batch, 1]: 1.0 where a step is a token, 0.0 on padding;
     recurrent_kernel [D, units, 4 units]. Products run in the gates' dtype, the rest in
     `elementwise_dtype`'s. Inside, states are feature-major ([D, units, batch]), as in
-    nmtkit.models.luong_loop and for the same reason.
+    nmtkit.models.luong_loop and for the same reason. differentiable=False (inference) keeps
+    nothing for a backward pass and has no gradient.
     """
+    if differentiable:
+        return _differentiable_loop(gates_x, mask, recurrent_kernel)
+    return _forward(gates_x, mask, recurrent_kernel, keep=False)[0]
+
+
+@tf.custom_gradient
+def _differentiable_loop(gates_x, mask, recurrent_kernel):
+    return _forward(gates_x, mask, recurrent_kernel, keep=True)
+
+
+def _forward(gates_x, mask, recurrent_kernel, keep):
+    """The loop's outputs and, if `keep`, the function that maps their gradients to the inputs'
+    (None for the mask); without `keep`, None in its place."""
     dtype = gates_x.dtype
     wide = elementwise_dtype(dtype)
     length = tf.shape(gates_x)[0]
@@ -46,14 +59,19 @@ def masked_lstm_loop(gates_x, mask, recurrent_kernel):
         m = mask[t]
         new_c = f * c + i * g
         output = o * tf.tanh(new_c) * m
-        saved = (output, tf.concat([i, f, g, o], 1), new_c, h_before, c)  # h and c as before the step
+        saved = (output, tf.concat([i, f, g, o], 1), new_c, h_before, c) if keep else (output,)  # h, c as before
         h = output + (1 - m) * h
         c = new_c * m + (1 - m) * c
         return t + 1, h, c, tuple(a.write(t, x) for a, x in zip(arrays, saved))
 
-    arrays = tuple(tf.TensorArray(x, size=length) for x in (wide, wide, wide, dtype, wide))
+    arrays = tuple(tf.TensorArray(x, size=length) for x in ((wide, wide, wide, dtype, wide) if keep else (wide,)))
     _, h, c, arrays = tf.while_loop(lambda t, *_: t < length, step, (tf.constant(0), zeros, zeros, arrays))
-    outputs, gates, new_cs, hs_before, cs_before = (a.stack() for a in arrays)
+    batch_major = [0, 2, 1]
+    results = tuple(tf.cast(x, dtype) for x in (tf.transpose(arrays[0].stack(), feature_major),
+                                                tf.transpose(h, batch_major), tf.transpose(c, batch_major)))
+    if not keep:
+        return results, None
+    _, gates, new_cs, hs_before, cs_before = (a.stack() for a in arrays)
 
     def backward(d_outputs, d_h, d_c):
         d_outputs = tf.transpose(tf.cast(d_outputs, wide), feature_major)
@@ -82,15 +100,14 @@ def masked_lstm_loop(gates_x, mask, recurrent_kernel):
         d_kernel = tf.matmul(rows(hs_before), rows(dz), transpose_b=True)
         return tf.transpose(dz, feature_major), None, d_kernel
 
-    batch_major = [0, 2, 1]
-    return (tf.cast(tf.transpose(outputs, feature_major), dtype), tf.cast(tf.transpose(h, batch_major), dtype),
-            tf.cast(tf.transpose(c, batch_major), dtype)), backward
+    return results, backward
 
 
-def bidirectional_lstm(layer, x, mask):
+def bidirectional_lstm(layer, x, mask, training=True):
     """A Keras `Bidirectional(LSTM)` layer's outputs [batch, T, 2 units] (forward, then backward
     units) and final states (h, c of the forward direction, then of the backward one), computed
-    by `masked_lstm_loop` from the layer's own weights. x [batch, T, n]; mask [batch, T] bool."""
+    by `masked_lstm_loop` from the layer's own weights. x [batch, T, n]; mask [batch, T] bool.
+    training=False: forward only (no gradient), as in translation."""
     if not layer.built:
         layer.build(x.shape)
     cells = [layer.forward_layer.cell, layer.backward_layer.cell]
@@ -103,7 +120,7 @@ def bidirectional_lstm(layer, x, mask):
     gates_x = tf.stack([forward, tf.reverse(backward, [0])], 1)
     masks = tf.stack([steps, tf.reverse(steps, [0])], 1)
     recurrent = tf.stack([tf.cast(cell.recurrent_kernel, dtype) for cell in cells])
-    outputs, h, c = masked_lstm_loop(gates_x, masks, recurrent)
+    outputs, h, c = masked_lstm_loop(gates_x, masks, recurrent, differentiable=training)
     forward, backward = tf.unstack(outputs, axis=1)
     outputs = tf.concat([forward, tf.reverse(backward, [0])], -1)
     (h_forward, h_backward), (c_forward, c_backward) = tf.unstack(h), tf.unstack(c)
