@@ -67,8 +67,9 @@ class _Exported(tf.Module):
     def __init__(self, translator: Translator):
         super().__init__()
         self.translator = translator
-        # Tracked, so that their variables are saved (an ensemble is a plain object).
-        self.models = list(getattr(translator.model, "models", [translator.model]))
+        # The weights tracked, so that they are saved; not the Keras models, which would add their
+        # own traced calls (training graphs, with gradients) to what a server loads.
+        self.weights = [w for model in getattr(translator.model, "models", [translator.model]) for w in model.weights]
         src, tgt = translator.tokenizers.src, translator.tokenizers.tgt
         self.tokenizes = src.spec.level in GRAPH_LEVELS and tgt.spec.level in GRAPH_LEVELS
         if self.tokenizes:

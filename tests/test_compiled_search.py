@@ -4,6 +4,7 @@ traced, the same translations, and never a graph of other weights or other setti
 import shutil
 
 import pytest
+from tensorflow.core.protobuf import saved_model_pb2
 
 import nmtkit.compiled_search
 from nmtkit.artifacts import WEIGHTS
@@ -39,6 +40,11 @@ def test_a_kept_graph_is_loaded_instead_of_traced_and_translates_the_same(model,
     second = Translator([model], {"beam_size": 3}, n_best=2, keep_compiled=True)
     assert n_best(second, sources) == expected
     assert "model" not in second._loaded[0].__dict__  # no Keras model was built
+    # what a translate call loads is the search alone: no model call, no gradients to restore
+    graph = saved_model_pb2.SavedModel.FromString((model / COMPILED / kept_graphs(model)[0] / "saved_model.pb").read_bytes())
+    functions = [f.signature.name for f in graph.meta_graphs[0].graph_def.library.function]
+    assert any("search" in name for name in functions)
+    assert not [name for name in functions if "grad" in name or "serving" in name or "decoder" in name]
 
 
 def test_other_settings_keep_their_own_graph(model, sources):

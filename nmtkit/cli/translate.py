@@ -69,7 +69,10 @@ def translate(
     if precision not in (None, "auto", "float32", "bfloat16"):
         raise UsageError(f"--precision must be auto, float32 or bfloat16, got {precision!r}")
     import_tensorflow_quietly()
+    from nmtkit.compiled_search import skip_graph_rewrites_on_cpu
     from nmtkit.translate import Sampling, Translator, translate_stream
+
+    skip_graph_rewrites_on_cpu()
 
     overrides = search_overrides(beam, batch_size, max_length, max_length_ratio, min_length, length_penalty,
                                  coverage_penalty, block_ngram_repeat, replace_unk=replace_unk, precision=precision)
