@@ -4,7 +4,10 @@ Search never looks at the model type: it takes `step(token, state, memory, mask)
 (logits, state, attention)`, the encoder's initial `state` and `memory` (any nests of tensors
 with the batch first) and `mask` [batch, src_len]. Wrap the call in `tf.function`.
 
-Hypotheses are flattened to [sentences x beam] rows for the step function. Each step scores every
+Hypotheses are flattened to [sentences x beam] rows for the step function: `token`, `state`,
+the logits and the attention have a row per hypothesis (a sentence's beam in consecutive rows),
+`memory` and `mask` a row per sentence, which its hypotheses share (a beam of 5 would otherwise
+hold 5 copies of the encoder's outputs: most of a batch's memory). Each step scores every
 continuation of every hypothesis, applies the options' constraints, and keeps the `beam_size`
 best per sentence by their ranking score (below). A hypothesis that emitted EOS is frozen: it
 continues only with EOS at no cost, keeping its score. A sentence is done when its `n_best` best
@@ -92,7 +95,7 @@ def search(step, state, memory, mask, bos: int, eos: int, options: SearchOptions
     def tile(x):
         return tf.repeat(x, k, axis=0)  # [batch, ...] -> [batch x beam, ...]
 
-    state, memory, rows_mask = tf.nest.map_structure(tile, (state, memory, mask))
+    state = tf.nest.map_structure(tile, state)
     src_len = tf.shape(mask)[1]
     alive = _Alive(
         ids=tf.range(batch),
@@ -112,8 +115,8 @@ def search(step, state, memory, mask, bos: int, eos: int, options: SearchOptions
         attention=tf.zeros([batch, n_best, longest, src_len]) if options.keep_attention else (),
     )
 
-    def body(t, alive, state, memory, rows_mask, out):
-        logits, state, attention = step(alive.tokens, state, memory, rows_mask)
+    def body(t, alive, state, memory, mask, out):
+        logits, state, attention = step(alive.tokens, state, memory, mask)
         a = tf.shape(alive.ids)[0]
         logits = tf.reshape(tf.cast(logits, tf.float32), [a, k, -1])
         attention = tf.reshape(tf.cast(attention, tf.float32), [a, k, -1])
@@ -121,7 +124,7 @@ def search(step, state, memory, mask, bos: int, eos: int, options: SearchOptions
         if options.sample:
             parents, new_tokens, scores = _draw(logits, alive, limits, seed, options)
         else:
-            src_mask = tf.cast(tf.reshape(rows_mask, [a, k, -1]), tf.float32)
+            src_mask = tf.cast(mask, tf.float32)[:, None, :]
             parents, new_tokens, scores = _best(logits, attention, src_mask, alive, limits, options)
         alive = _advance(alive, t, parents, new_tokens, scores, attention, eos, options)
         rows = tf.reshape(parents + tf.range(a)[:, None] * k, [-1])
@@ -133,14 +136,14 @@ def search(step, state, memory, mask, bos: int, eos: int, options: SearchOptions
         out = _write_done(out, alive, done, longest, n_best, eos)
         searching = a - tf.reduce_sum(tf.cast(done, tf.int32))
         keep = tf.minimum(a, (searching + SHRINK_STEP - 1) // SHRINK_STEP * SHRINK_STEP)
-        alive, state, memory, rows_mask = tf.cond(
+        alive, state, memory, mask = tf.cond(
             keep < a,
-            lambda: _drop(alive, state, memory, rows_mask, done, keep, k),
-            lambda: (alive, state, memory, rows_mask),
+            lambda: _drop(alive, state, memory, mask, done, keep, k),
+            lambda: (alive, state, memory, mask),
         )
-        return t + 1, alive, state, memory, rows_mask, out
+        return t + 1, alive, state, memory, mask, out
 
-    loop_vars = (tf.constant(0), alive, state, memory, rows_mask, out)
+    loop_vars = (tf.constant(0), alive, state, memory, mask, out)
     *_, out = tf.while_loop(
         lambda t, alive, *_: tf.reduce_any(~tf.reduce_all(alive.finished[:, :n_best], axis=1)), body, loop_vars,
         shape_invariants=_relaxed(loop_vars),
@@ -359,7 +362,7 @@ def _write_done(out: Hypotheses, alive: _Alive, done, longest, n_best, eos) -> H
     )
 
 
-def _drop(alive: _Alive, state, memory, rows_mask, done, keep, k):
+def _drop(alive: _Alive, state, memory, mask, done, keep, k):
     """Keep `keep` sentences, those still searched first, and only their rows in the step
     function's tensors."""
     which = tf.argsort(tf.cast(done, tf.int32), stable=True)[:keep]
@@ -368,13 +371,14 @@ def _drop(alive: _Alive, state, memory, rows_mask, done, keep, k):
         field if isinstance(field, tuple) else tf.gather(field, rows if name == "tokens" else which)
         for name, field in zip(_Alive._fields, alive)
     ))
-    state, memory, rows_mask = tf.nest.map_structure(lambda x: tf.gather(x, rows), (state, memory, rows_mask))
-    return alive, state, memory, rows_mask
+    state = tf.nest.map_structure(lambda x: tf.gather(x, rows), state)
+    memory, mask = tf.nest.map_structure(lambda x: tf.gather(x, which), (memory, mask))
+    return alive, state, memory, mask
 
 
 def _relaxed(loop_vars):
     """Shape invariants: the leading (sentence or row) and time dimensions may change each step."""
-    t, alive, state, memory, rows_mask, out = loop_vars
+    t, alive, state, memory, mask, out = loop_vars
 
     def rows_first(x):
         return tf.TensorShape([None] + x.shape[1:].as_list())
@@ -384,5 +388,5 @@ def _relaxed(loop_vars):
         seqs=tf.TensorShape([None, k, None]),
         attention=() if isinstance(alive.attention, tuple) else tf.TensorShape([None, k, None, None]),
     )
-    return (t.shape, alive_shapes, *tf.nest.map_structure(rows_first, (state, memory, rows_mask)),
+    return (t.shape, alive_shapes, *tf.nest.map_structure(rows_first, (state, memory, mask)),
             tf.nest.map_structure(lambda x: x.shape, out))

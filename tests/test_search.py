@@ -20,7 +20,7 @@ def markov_step(table, attention=None):
 
     def step(token, state, memory, mask):
         if attention is None:
-            weights = tf.zeros_like(mask, tf.float32)
+            weights = tf.zeros([tf.shape(token)[0], tf.shape(mask)[1]])  # a row per hypothesis
         else:
             weights = tf.gather(tf.constant(attention, tf.float32), token)
         return tf.gather(table, token), state, weights

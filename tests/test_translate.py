@@ -47,6 +47,17 @@ def test_n_best_and_scores_output(trained_model, sources):
     assert all(float(line.split("\t")[0]) <= 0 for line in scored)
 
 
+def test_a_sentence_gets_the_same_beam_in_a_batch_as_alone(trained_model, sources):
+    """The beam's hypotheses share their sentence's encoder outputs (nmtkit.search): each must
+    attend to its own sentence's, and sentences leaving the batch must take theirs along."""
+    translator = Translator([trained_model], {"beam_size": 4, "batch_size": 16}, n_best=2)
+    batched = [t.candidates for t in translator.translate(sources)]
+    alone = [translator.translate([line])[0].candidates for line in sources]
+    assert [[c.text for c in found] for found in batched] == [[c.text for c in found] for found in alone]
+    np.testing.assert_allclose([[c.score for c in found] for found in batched],
+                               [[c.score for c in found] for found in alone], atol=1e-3)
+
+
 def test_an_ensemble_of_one_model_twice_equals_the_model(trained_model, sources):
     single = Translator([trained_model]).translate(sources)
     double = Translator([trained_model, trained_model]).translate(sources)

@@ -56,9 +56,15 @@ class Attention(keras.layers.Layer):
         return tf.matmul(used, values), weights
 
     def attend(self, query, values, keys, mask, training=False):
-        """One step: query [batch, query_dim] -> context [batch, memory_dim], weights [batch, src_len]."""
-        context, weights = self.attend_sequence(query[:, None, :], values, keys, mask, training)
-        return context[:, 0], weights[:, 0]
+        """One step: query [batch x k, query_dim], k consecutive rows per sentence (a search's
+        hypotheses; k = 1 in training) -> context [batch x k, memory_dim], weights [batch x k,
+        src_len]. The k queries of a sentence attend to its one memory row, as T queries do in
+        `attend_sequence`."""
+        queries = tf.reshape(query, [tf.shape(values)[0], -1, query.shape[-1]])
+        context, weights = self.attend_sequence(queries, values, keys, mask, training)
+        rows = tf.shape(query)[:1]
+        return (tf.reshape(context, tf.concat([rows, tf.shape(context)[2:]], 0)),
+                tf.reshape(weights, tf.concat([rows, tf.shape(weights)[2:]], 0)))
 
     def _kernel(self, name, shape):
         return self.add_weight(shape=shape, initializer=self.initializer, name=name)

@@ -133,8 +133,9 @@ class RecurrentDecoder(DecoderBase):
 
     def step_function(self, fixed_weights: bool = False):
         """The search step, with the weights cast to the compute dtype once, outside the loop:
-        step(token [batch], state, memory, mask) -> logits [batch, vocab], new state,
-        attention [batch, src_len].
+        step(token [rows], state, memory, mask) -> logits [rows, vocab], new state,
+        attention [rows, src_len], with k consecutive rows (hypotheses) per sentence of memory
+        and mask (see nmtkit.search).
 
         `fixed_weights` (translation, where the weights do not change while it searches, not
         validation during training): the embedding's share of the first layer's input product
@@ -228,7 +229,7 @@ class RecurrentDecoder(DecoderBase):
         h = new_states[-1][0]
         if self.attention is None:
             o = self._dropout(h, training)
-            weights = tf.zeros(tf.shape(mask), h.dtype)
+            weights = tf.zeros([tf.shape(h)[0], tf.shape(mask)[1]], h.dtype)
         else:
             if self.attention_kind != "bahdanau":
                 context, weights = self.attention.attend(h, values, keys, mask, training)

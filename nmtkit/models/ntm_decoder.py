@@ -122,8 +122,9 @@ class NTMDecoder(DecoderBase):
         return dense(attentional, w["output_kernel"]) + w["output_bias"]
 
     def step_function(self, fixed_weights: bool = False):
-        """step(token [batch], state, memory, mask) -> logits [batch, vocab], new state,
-        attention [batch, src_len] (zeros without attention). `fixed_weights` changes nothing
+        """step(token [rows], state, memory, mask) -> logits [rows, vocab], new state,
+        attention [rows, src_len] (zeros without attention), with k consecutive rows per
+        sentence of memory and mask (see nmtkit.search). `fixed_weights` changes nothing
         here: the controller's input product is not separable from its memory reads."""
         w = self._weights()
 
@@ -141,7 +142,7 @@ class NTMDecoder(DecoderBase):
         h = out[:, : self.units]
         values, keys = memory
         if self.attention is None:
-            weights = tf.zeros(tf.shape(mask), h.dtype)
+            weights = tf.zeros([tf.shape(h)[0], tf.shape(mask)[1]], h.dtype)
             combined = out
         else:
             context, weights = self.attention.attend(h, values, keys, mask, training)
