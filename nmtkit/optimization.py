@@ -36,7 +36,7 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
 
 class FusedAdam(keras.optimizers.Adam):
     """Keras' Adam with each variable's update as TensorFlow's one fused kernel: the same
-    arithmetic (tests/test_training.py), the same slot variables (checkpoints), but one pass over
+    arithmetic (tests/test_training_engine.py), the same slot variables (checkpoints), but one pass over
     a variable's memory instead of a dozen: on the reference model the update took 24 ms a step
     on 2 CPU cores, and 13 ms this way."""
 

@@ -6,8 +6,8 @@ with the batch first) and `mask` [batch, src_len]. Wrap the call in `tf.function
 
 Hypotheses are flattened to [sentences x beam] rows for the step function: `token`, `state`,
 the logits and the attention have a row per hypothesis (a sentence's beam in consecutive rows),
-`memory` and `mask` a row per sentence, which its hypotheses share (a beam of 5 would otherwise
-hold 5 copies of the encoder's outputs: most of a batch's memory). Each step scores every
+`memory` and `mask` a row per sentence, which its hypotheses share (not 5 copies of the encoder's
+outputs for a beam of 5, to repeat and compact as the batch shrinks). Each step scores every
 continuation of every hypothesis, applies the options' constraints, and keeps the `beam_size`
 best per sentence by their ranking score (below). A hypothesis that emitted EOS is frozen: it
 continues only with EOS at no cost, keeping its score. A sentence is done when its `n_best` best
