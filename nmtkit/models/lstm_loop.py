@@ -49,7 +49,7 @@ def _forward(gates_x, mask, recurrent_kernel, keep):
     gates_wide = tf.transpose(tf.cast(gates_x, wide), feature_major)
     mask = tf.transpose(tf.cast(mask, wide), feature_major)
     kernel_t = tf.transpose(recurrent_kernel, [0, 2, 1])
-    zeros = tf.zeros_like(tf.split(gates_wide[0], 4, axis=1)[0])
+    zeros = tf.zeros([recurrent_kernel.shape[0], recurrent_kernel.shape[1], tf.shape(gates_x)[2]], wide)  # [D, units, batch]
 
     def step(t, h, c, arrays):
         h_before = tf.cast(h, dtype)

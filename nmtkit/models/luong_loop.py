@@ -95,7 +95,7 @@ def _forward(gates_x, h0, c0, o0, values, keys, mask, fed_kernel, recurrent_kern
     def backward(d_outputs):
         d_outputs = tf.transpose(tf.cast(d_outputs, wide), [0, 2, 1])
         values_t = tf.transpose(values_wide, [0, 2, 1])
-        keys_wide = tf.transpose(keys_t, [0, 2, 1])
+        keys_wide = tf.cast(keys, wide)
 
         def step(t, dz_next, dc_next, arrays):
             d_fed, dh_next = tf.split(tf.cast(tf.matmul(kernel, dz_next), wide), 2, axis=0)
