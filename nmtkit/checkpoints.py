@@ -42,7 +42,9 @@ def save_checkpoint(model_dir: Path, model, optimizer, state: dict[str, Any], ke
     target.parent.mkdir(exist_ok=True)
     with atomic_dir(target, overwrite=True) as staging:
         model.save_weights(staging / WEIGHTS)
-        np.savez(staging / OPTIMIZER, *[np.asarray(v) for v in optimizer.variables])
+        # The variables themselves: savez copies out one at a time as it writes (a list of
+        # arrays would hold a copy of every slot at once, 60 MiB more at the reference recipe).
+        np.savez(staging / OPTIMIZER, *optimizer.variables)
         state = {**state, "dropout_noise": model.noise.get_state().tolist()}
         (staging / STATE).write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
         write_checksums(staging, (WEIGHTS, OPTIMIZER, STATE))
