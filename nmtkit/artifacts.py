@@ -140,10 +140,10 @@ def load_model_dir(path: str | Path, precision: str | None = None) -> LoadedMode
     src_vocab, tgt_vocab = load_vocabs(path)
     tokenizers = load_pair(path)
 
-    from nmtkit.precision import dtype_policy
+    from nmtkit.precision import inference_policy
 
     return LoadedModel(path, recipe, tokenizers, src_vocab, tgt_vocab,
-                       dtype_policy(precision or recipe.translate.precision))
+                       inference_policy(precision or recipe.translate.precision))
 
 
 PUBLISH_GAP_S = 0.2  # far longer than a trainer takes between renaming the weights and their checksum

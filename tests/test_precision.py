@@ -4,6 +4,7 @@ import pytest
 
 from nmtkit import cpu, precision
 from nmtkit.config import recipe_from_dict
+from nmtkit.data.textio import read_lines
 from nmtkit.translate import Translator
 
 
@@ -37,4 +38,15 @@ def test_recipes_accept_auto():
 def test_translation_with_auto_builds_the_chosen_arithmetic(monkeypatch, trained_model, native):
     monkeypatch.setattr(precision, "native_bfloat16", lambda: native)
     translator = Translator([trained_model], {"precision": "auto"})
-    assert translator.model.dtype_policy.name == ("mixed_bfloat16" if native else "float32")
+    assert translator.model.dtype_policy.name == ("bfloat16" if native else "float32")
+
+
+def test_bfloat16_weights_translate_as_mixed_precision_does(monkeypatch, trained_model, dates_dir):
+    """Translation keeps bfloat16 weights: what mixed precision computes with anyway."""
+    half = Translator([trained_model], {"precision": "bfloat16"})
+    assert {w.dtype for w in half.model.weights} == {"bfloat16"}
+    monkeypatch.setattr(precision, "inference_policy", precision.dtype_policy)
+    mixed = Translator([trained_model], {"precision": "bfloat16"})
+    assert {w.dtype for w in mixed.model.weights} == {"float32"}
+    sources = read_lines(dates_dir / "test.txt")[:30]
+    assert [t.text for t in half.translate(sources)] == [t.text for t in mixed.translate(sources)]

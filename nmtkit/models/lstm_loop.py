@@ -46,14 +46,16 @@ def _forward(gates_x, mask, recurrent_kernel, keep):
     wide = elementwise_dtype(dtype)
     length = tf.shape(gates_x)[0]
     feature_major = [0, 1, 3, 2]  # [T, D, batch, n] <-> [T, D, n, batch]
-    gates_wide = tf.transpose(tf.cast(gates_x, wide), feature_major)
+    # Kept in the products' dtype and widened a step at a time: a wide copy of every step's
+    # gates was the largest tensor of a translation batch.
+    gates_t = tf.transpose(gates_x, feature_major)
     mask = tf.transpose(tf.cast(mask, wide), feature_major)
     kernel_t = tf.transpose(recurrent_kernel, [0, 2, 1])
     zeros = tf.zeros([recurrent_kernel.shape[0], recurrent_kernel.shape[1], tf.shape(gates_x)[2]], wide)  # [D, units, batch]
 
     def step(t, h, c, arrays):
         h_before = tf.cast(h, dtype)
-        z = gates_wide[t] + tf.cast(tf.matmul(kernel_t, h_before), wide)
+        z = tf.cast(gates_t[t], wide) + tf.cast(tf.matmul(kernel_t, h_before), wide)
         i, f, g, o = tf.split(z, 4, axis=1)
         i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
         m = mask[t]
