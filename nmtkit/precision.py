@@ -44,6 +44,7 @@ def inference_policy(precision: str) -> str:
     """The Keras dtype policy a model translates in: `dtype_policy`'s, but bfloat16 weights where
     the arithmetic is bfloat16. Mixed precision casts its float32 weights to bfloat16 at every
     use, so a translation with bfloat16 weights gives the same outputs while holding half the
-    weights and no per-call copies (46 MiB less at the reference model)."""
+    weights and no per-call copies (reference model: 25 MiB less held, 28 MiB less at the peak
+    of a test-set translation)."""
     policy = dtype_policy(precision)
     return "bfloat16" if policy == "mixed_bfloat16" else policy
