@@ -51,7 +51,8 @@ def _forward(gates_x, mask, recurrent_kernel, keep):
     gates_t = tf.transpose(gates_x, feature_major)
     mask = tf.transpose(tf.cast(mask, wide), feature_major)
     kernel_t = tf.transpose(recurrent_kernel, [0, 2, 1])
-    zeros = tf.zeros([recurrent_kernel.shape[0], recurrent_kernel.shape[1], tf.shape(gates_x)[2]], wide)  # [D, units, batch]
+    directions, units = recurrent_kernel.shape[:2]
+    zeros = tf.zeros([directions, units, tf.shape(gates_x)[2]], wide)  # [D, units, batch]
 
     def step(t, h, c, arrays):
         h_before = tf.cast(h, dtype)
