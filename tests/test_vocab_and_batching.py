@@ -24,13 +24,13 @@ def test_make_batch_shifts_targets():
 def test_batches_cover_every_pair_once_with_similar_lengths(rng):
     src = [np.arange(4, 4 + n) for n in rng.integers(1, 30, 500)]
     tgt = [np.arange(4, 4 + n) for n in rng.integers(1, 30, 500)]
-    all_lengths = np.array([len(s) for s in src])
+    all_lengths = np.array([len(t) for t in tgt]) + 1  # with EOS
     seen = []
     for batch in batches(src, tgt, 32, rng):
-        lengths = (batch.src != PAD).sum(1)
-        seen.extend(map(tuple, (batch.src[i, :n] for i, n in enumerate(lengths))))
+        lengths = (batch.tgt_out != PAD).sum(1)
+        seen.extend(map(tuple, (batch.src[i][batch.src[i] != PAD] for i in range(len(lengths)))))
         # Length-sorted buckets: every pair strictly between a batch's shortest and longest
-        # source is in that batch, so padding is as small as it can be.
+        # target is in that batch, so target padding is as small as it can be.
         lo, hi = lengths.min(), lengths.max()
         inside = (all_lengths > lo) & (all_lengths < hi)
         assert inside.sum() == ((lengths > lo) & (lengths < hi)).sum()
