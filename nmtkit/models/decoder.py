@@ -148,21 +148,23 @@ class RecurrentDecoder(DecoderBase):
 
         def step(token, state, memory, mask):
             if table is None:
-                gates = tf.matmul(self.embedding(token), w["first_embedding_kernel"]) + w["first_bias"]
+                products = tf.matmul(self.embedding(token), w["first_embedding_kernel"])
             else:
-                gates = tf.gather(table, token)
+                products = tf.gather(table, token)
+            gates = products + w["first_bias"]
             o, state, attention = self._step(w, gates, state, memory, mask, training=False)
             return tf.matmul(o, w["output_kernel"]) + w["output_bias"], state, attention
 
         return step
 
     def _gate_table(self, w):
-        """[vocab, gates]: every target token's embedding times the first layer's input kernel,
-        plus its bias; None when the table would pass `GATE_TABLE_BYTES`."""
+        """[vocab, gates]: every target token's embedding times the first layer's input kernel;
+        None when the table would pass `GATE_TABLE_BYTES`. The bias is added per step, to the
+        rows looked up: adding it to the whole bfloat16 table held 64 MiB of temporaries."""
         kernel = w["first_embedding_kernel"]
         if self.vocab_size * kernel.shape[1] * kernel.dtype.size > GATE_TABLE_BYTES:
             return None
-        return tf.matmul(self._cast(self.embedding.embeddings), kernel) + w["first_bias"]
+        return tf.matmul(self._cast(self.embedding.embeddings), kernel)
 
     def _run_whole_sequence(self, w, x, state, memory, mask, training):
         rnn_states, _ = state
