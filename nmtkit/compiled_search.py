@@ -100,9 +100,10 @@ def _load(path: Path) -> Callable | None:
 def _keep(loaded: LoadedModel, folder: Path, traced: Callable) -> None:
     """Write the traced graph to `folder` and remove those kept for other weights."""
     module = tf.Module()
-    # The weights, not the Keras model: a tracked model would add its own traced call (the
-    # training graph, with its gradients) to what every later translate call loads.
-    module.weights = list(loaded.model.weights)
+    # The variables the graph reads (the weights, and tables made from them), not the Keras
+    # model: a tracked model would add its own traced call (the training graph, with its
+    # gradients) to what every later translate call loads.
+    module.weights = list(traced.get_concrete_function().variables)
     module.search = traced
     try:
         with atomic_dir(folder, overwrite=True) as staging:

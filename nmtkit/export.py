@@ -67,9 +67,6 @@ class _Exported(tf.Module):
     def __init__(self, translator: Translator):
         super().__init__()
         self.translator = translator
-        # The weights tracked, so that they are saved; not the Keras models, which would add their
-        # own traced calls (training graphs, with gradients) to what a server loads.
-        self.weights = [w for model in getattr(translator.model, "models", [translator.model]) for w in model.weights]
         src, tgt = translator.tokenizers.src, translator.tokenizers.tgt
         self.tokenizes = src.spec.level in GRAPH_LEVELS and tgt.spec.level in GRAPH_LEVELS
         if self.tokenizes:
@@ -85,6 +82,10 @@ class _Exported(tf.Module):
         self.tgt_tokens = tf.constant(translator.tgt_vocab.tokens)
         self.translate_ids = tf.function(self._translate_ids, autograph=False, input_signature=[
             tf.TensorSpec([None, None], tf.int32, name="source_ids")])
+        # The variables the search reads (the weights, and tables made from them) tracked, so
+        # that they are saved; not the Keras models, which would add their own traced calls
+        # (training graphs, with gradients) to what a server loads.
+        self.weights = list(self.translate_ids.get_concrete_function().variables)
 
     def _translate_text(self, text):
         text = tf.strings.regex_replace(text, "[\r\n]+$", "")

@@ -68,11 +68,9 @@ def test_step_reproduces_teacher_forcing(rng, fixed_weights):
 
 
 def test_the_gate_table_is_kept_only_within_its_size_limit(monkeypatch):
-    decoder = build_model(CONFIG, 20, 15).decoder
-    weights = decoder._weights()
-    assert decoder._gate_table(weights).shape == (15, 4 * 12)  # target vocabulary x LSTM gates
+    assert build_model(CONFIG, 20, 15).decoder._gate_table().shape == (15, 4 * 12)  # target vocabulary x gates
     monkeypatch.setattr(decoder_module, "GATE_TABLE_BYTES", 15 * 4 * 12 * 4 - 1)  # float32: 1 byte short
-    assert decoder._gate_table(weights) is None
+    assert build_model(CONFIG, 20, 15).decoder._gate_table() is None
 
 
 def test_padding_does_not_change_the_output(rng):

@@ -102,6 +102,7 @@ class RecurrentDecoder(DecoderBase):
         if not tie_embeddings:
             self.output_kernel = self.add_weight((units, vocab_size), init, name="output_kernel")
         self.output_bias = self.add_weight((vocab_size,), init, name="output_bias")
+        self._table = None  # `_gate_table`'s, once made
 
     @property
     def feeds_back(self) -> bool:
@@ -137,14 +138,12 @@ class RecurrentDecoder(DecoderBase):
         attention [rows, src_len], with k consecutive rows (hypotheses) per sentence of memory
         and mask (see nmtkit.search).
 
-        `fixed_weights` (translation, where the weights do not change while it searches, not
+        `fixed_weights` (translation, where the weights never change once it starts, not
         validation during training): the embedding's share of the first layer's input product
-        is computed once for the whole vocabulary (per search, or once for all when this is
-        called outside the search graph) and looked up per token, a tenth of a reference-model
-        step's arithmetic; not when that table would pass `GATE_TABLE_BYTES`.
+        is looked up per token in `_gate_table`, a tenth of a reference-model step's arithmetic.
         """
         w = self._weights()
-        table = self._gate_table(w) if fixed_weights else None
+        table = self._gate_table() if fixed_weights else None
 
         def step(token, state, memory, mask):
             if table is None:
@@ -157,14 +156,21 @@ class RecurrentDecoder(DecoderBase):
 
         return step
 
-    def _gate_table(self, w):
-        """[vocab, gates]: every target token's embedding times the first layer's input kernel;
-        None when the table would pass `GATE_TABLE_BYTES`. The bias is added per step, to the
-        rows looked up: adding it to the whole bfloat16 table held 64 MiB of temporaries."""
-        kernel = w["first_embedding_kernel"]
-        if self.vocab_size * kernel.shape[1] * kernel.dtype.size > GATE_TABLE_BYTES:
-            return None
-        return tf.matmul(self._cast(self.embedding.embeddings), kernel)
+    def _gate_table(self):
+        """[vocab, gates]: every target token's embedding times the first layer's input kernel,
+        made once from the weights, outside any graph being traced, and kept as a variable that
+        search graphs read (and a kept or exported graph saves with the weights): made inside
+        the graph, it took 16 ms of every batch of 64 sentences. None when the table would pass
+        `GATE_TABLE_BYTES`. The bias is added per step, to the rows looked up: added to the
+        whole bfloat16 table, Grappler's fused product held 64 MiB of temporaries."""
+        if self._table is None:
+            with tf.init_scope():
+                kernel = self._weights()["first_embedding_kernel"]
+                if self.vocab_size * kernel.shape[1] * kernel.dtype.size > GATE_TABLE_BYTES:
+                    return None
+                table = tf.matmul(self._cast(self.embedding.embeddings), kernel)
+                self._table = tf.Variable(table, trainable=False, name="gate_table")
+        return self._table
 
     def _run_whole_sequence(self, w, x, state, memory, mask, training):
         rnn_states, _ = state
