@@ -3,7 +3,7 @@
 Whole sequences run through Keras' own LSTM, GRU and SimpleRNN layers, built with the settings
 that let TensorFlow pick the cuDNN kernels on a GPU (`CUDNN_SETTINGS`; SimpleRNN has none).
 Step-wise decoding (input feeding, Bahdanau attention, search) reuses those layers' weights in
-`cell_step`, which repeats Keras' arithmetic exactly; a test checks the two agree.
+`cell_step`, which repeats Keras' arithmetic (in float32 exactly; a test checks the two agree).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import functools
 
 import keras
 import tensorflow as tf
+
+from nmtkit.models.arithmetic import elementwise_dtype
 
 LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # blocks of `units` in each kernel
@@ -53,14 +55,19 @@ def input_bias(cell: str, bias):
 def cell_step(cell: str, gates_x, state: tuple, recurrent_kernel, bias) -> tuple:
     """One step of `cell` given the input product `gates_x` = x W + input bias, [batch, G x units].
 
-    Returns the new state tuple; its first element is the output h.
+    Returns the new state tuple; its first element is the output h. An LSTM's gates and cell
+    run in `elementwise_dtype` (float32 under mixed precision, as in the hand-written loops:
+    a search step's bfloat16 sigmoids and tanhs took 0.63 ms at 320 rows against 0.37 ms),
+    its state stays in the products' dtype.
     """
     h = state[0]
     if cell == "lstm":
-        z = gates_x + tf.matmul(h, recurrent_kernel)
+        dtype = gates_x.dtype
+        wide = elementwise_dtype(dtype)
+        z = tf.cast(gates_x, wide) + tf.cast(tf.matmul(h, recurrent_kernel), wide)
         i, f, g, o = tf.split(z, 4, axis=-1)  # Keras' gate order
-        c = tf.sigmoid(f) * state[1] + tf.sigmoid(i) * tf.tanh(g)
-        return tf.sigmoid(o) * tf.tanh(c), c
+        c = tf.sigmoid(f) * tf.cast(state[1], wide) + tf.sigmoid(i) * tf.tanh(g)
+        return tf.cast(tf.sigmoid(o) * tf.tanh(c), dtype), tf.cast(c, dtype)
     if cell == "gru":  # reset_after: the reset gate scales the recurrent product, bias included
         x_z, x_r, x_h = tf.split(gates_x, 3, axis=-1)
         r_z, r_r, r_h = tf.split(tf.matmul(h, recurrent_kernel) + bias[1], 3, axis=-1)
