@@ -9,7 +9,7 @@ import tensorflow as tf
 from nmtkit.models.attention import VARIANTS
 from nmtkit.models.luong_loop import luong_lstm_loop
 from nmtkit.models.noise import DropoutNoise
-from nmtkit.models.arithmetic import dense
+from nmtkit.models.arithmetic import dense, elementwise_dtype
 from nmtkit.models.recurrence import cell_step, input_bias, rnn_layer
 
 # Largest embedding x input-kernel table a translating decoder keeps (35 MB for the reference
@@ -150,7 +150,9 @@ class RecurrentDecoder(DecoderBase):
                 products = tf.matmul(self.embedding(token), w["first_embedding_kernel"])
             else:
                 products = tf.gather(table, token)
-            gates = products + w["first_bias"]
+            # Sums in float32 under bfloat16 products, as the cell's own (see `cell_step`).
+            wide = elementwise_dtype(products.dtype)
+            gates = tf.cast(products, wide) + tf.cast(w["first_bias"], wide)
             o, state, attention = self._step(w, gates, state, memory, mask, training=False)
             return tf.matmul(o, w["output_kernel"]) + w["output_bias"], state, attention
 
@@ -227,7 +229,7 @@ class RecurrentDecoder(DecoderBase):
         if self.input_feeding:
             fed.append(feed)
         if fed:
-            gates = gates + tf.matmul(tf.concat(fed, -1), w["first_fed_kernel"])
+            gates = gates + tf.cast(tf.matmul(tf.concat(fed, -1), w["first_fed_kernel"]), gates.dtype)
         new_states = []
         for i in range(self.layers):
             if i > 0:
