@@ -88,7 +88,9 @@ def _train_tiny_model(work: Path, dates_dir: Path) -> Path:
     from nmtkit.training import train
 
     work.mkdir(parents=True, exist_ok=True)
-    recipe = load_recipe(write_recipe(work / "recipe.yaml", dates_dir, work, train={"epochs": 4}))
+    # 6 epochs: after 4, held-out exact matches ranged from 0.82 to 0.96 over seeds, too close
+    # to test_learning's 0.9 for a change of batch order or rounding not to cross it.
+    recipe = load_recipe(write_recipe(work / "recipe.yaml", dates_dir, work, train={"epochs": 6}))
     preprocess(recipe)
     train(recipe)
     return Path(recipe.train.model_dir)
