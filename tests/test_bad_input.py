@@ -29,7 +29,7 @@ from nmtkit.config import Recipe, parse_yaml, read_recipe, recipe_from_dict
 from nmtkit.data.textio import iter_decoded, read_lines
 from nmtkit.errors import DataError, RecipeError
 from nmtkit.task_config import TaskRecipe, is_task_recipe, task_recipe_from_dict
-from tests.conftest import write_recipe
+from tests.conftest import TRAINED_EPOCHS, write_recipe
 from tests.test_cli import assert_clean_error, invoke, runner
 
 PROPERTY = settings(max_examples=200, deadline=None,
@@ -373,7 +373,7 @@ def test_translate_with_an_invalid_recipe_in_the_model(model_copy):
 def test_translate_with_an_impossible_date_in_the_model_recipe(model_copy):
     _without_checksums(model_copy)
     text = (model_copy / "recipe.yaml").read_text(encoding="utf-8")
-    (model_copy / "recipe.yaml").write_text(text.replace("epochs: 4", "epochs: 2021-13-45"), encoding="utf-8")
+    (model_copy / "recipe.yaml").write_text(text.replace(f"epochs: {TRAINED_EPOCHS}", "epochs: 2021-13-45"), encoding="utf-8")
     assert_clean_error(invoke("translate", "-m", model_copy, input="x\n"), 66, "recipe.yaml")
 
 

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from nmtkit.data.vocab import PAD
 from nmtkit.losses import smoothed_cross_entropy, token_losses
+from tests.conftest import TRAINED_EPOCHS
 
 
 def test_label_smoothed_loss_matches_hand_computation(rng):
@@ -28,9 +29,9 @@ def test_training_manifest_and_metrics(trained_model):
 
     manifest = json.loads((trained_model / "manifest.json").read_text())
     training = manifest["training"]
-    assert training["stopped_by"] == "epochs" and training["epochs"] == pytest.approx(4.0)
+    assert training["stopped_by"] == "epochs" and training["epochs"] == pytest.approx(TRAINED_EPOCHS)
     metrics = [json.loads(line) for line in (trained_model / "metrics.jsonl").read_text().splitlines()]
-    assert len(metrics) == 4
+    assert len(metrics) == TRAINED_EPOCHS
     losses = [m["valid_loss"] for m in metrics]
     assert losses[-1] < losses[0]  # it learned
     assert training["best"]["valid_loss"] == min(losses)
