@@ -22,10 +22,10 @@ def masked_lstm_loop(gates_x, mask, recurrent_kernel, differentiable=True):
     """The outputs [T, D, batch, units] and final states h, c [D, batch, units] of D LSTMs run
     from zero states.
 
-    gates_x [T, D, 4 units, batch]: each step's input product plus bias (Keras' gate order i, f,
-    g, o), feature-major; mask [T, D, 1, batch]: 1.0 where a step is a token, 0.0 on padding;
+    gates_x [T, D, batch, 4 units]: each step's input product plus bias (Keras' gate order i, f,
+    g, o); mask [T, D, batch, 1]: 1.0 where a step is a token, 0.0 on padding;
     recurrent_kernel [D, units, 4 units]. Products run in the gates' dtype, the rest in
-    `elementwise_dtype`'s. States are feature-major ([D, units, batch]), as in
+    `elementwise_dtype`'s. Inside, states are feature-major ([D, units, batch]), as in
     nmtkit.models.luong_loop and for the same reason. differentiable=False (inference) keeps
     nothing for a backward pass and has no gradient.
     """
@@ -46,16 +46,17 @@ def _forward(gates_x, mask, recurrent_kernel, keep):
     wide = elementwise_dtype(dtype)
     length = tf.shape(gates_x)[0]
     feature_major = [0, 1, 3, 2]  # [T, D, batch, n] <-> [T, D, n, batch]
-    mask = tf.cast(mask, wide)
+    # Kept in the products' dtype and widened a step at a time: a wide copy of every step's
+    # gates added 34 MiB to the tensor peak of a test-set translation (batch 128).
+    gates_t = tf.transpose(gates_x, feature_major)
+    mask = tf.transpose(tf.cast(mask, wide), feature_major)
     kernel_t = tf.transpose(recurrent_kernel, [0, 2, 1])
     directions, units = recurrent_kernel.shape[:2]
-    zeros = tf.zeros([directions, units, tf.shape(gates_x)[3]], wide)  # [D, units, batch]
+    zeros = tf.zeros([directions, units, tf.shape(gates_x)[2]], wide)  # [D, units, batch]
 
     def step(t, h, c, arrays):
         h_before = tf.cast(h, dtype)
-        # The gates are kept in the products' dtype and widened a step at a time: a wide copy
-        # of every step's added 34 MiB to the tensor peak of a test-set translation (batch 128).
-        z = tf.cast(gates_x[t], wide) + tf.cast(tf.matmul(kernel_t, h_before), wide)
+        z = tf.cast(gates_t[t], wide) + tf.cast(tf.matmul(kernel_t, h_before), wide)
         i, f, g, o = tf.split(z, 4, axis=1)
         i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
         m = mask[t]
@@ -69,8 +70,8 @@ def _forward(gates_x, mask, recurrent_kernel, keep):
     arrays = tuple(tf.TensorArray(x, size=length) for x in ((wide, wide, wide, dtype, wide) if keep else (wide,)))
     _, h, c, arrays = tf.while_loop(lambda t, *_: t < length, step, (tf.constant(0), zeros, zeros, arrays))
     batch_major = [0, 2, 1]
-    results = (tf.transpose(tf.cast(arrays[0].stack(), dtype), feature_major),
-               *(tf.transpose(tf.cast(x, dtype), batch_major) for x in (h, c)))
+    results = tuple(tf.cast(x, dtype) for x in (tf.transpose(arrays[0].stack(), feature_major),
+                                                tf.transpose(h, batch_major), tf.transpose(c, batch_major)))
     if not keep:
         return results, None
     _, gates, new_cs, hs_before, cs_before = (a.stack() for a in arrays)
@@ -100,7 +101,7 @@ def _forward(gates_x, mask, recurrent_kernel, keep):
             return tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [directions, x.shape[2], -1])
 
         d_kernel = tf.matmul(rows(hs_before), rows(dz), transpose_b=True)
-        return dz, None, d_kernel
+        return tf.transpose(dz, feature_major), None, d_kernel
 
     return results, backward
 
@@ -114,19 +115,13 @@ def bidirectional_lstm(layer, x, mask, training=True):
         layer.build(x.shape)
     cells = [layer.forward_layer.cell, layer.backward_layer.cell]
     dtype = x.dtype
-    x = tf.transpose(x, [1, 0, 2])  # [T, batch, n]
-    if training:  # one 2-D product, whose kernel gradient is one product too (see `dense`)
-        kernel = tf.concat([tf.cast(cell.kernel, dtype) for cell in cells], -1)  # [n, 2 x 4 units]
-        bias = tf.concat([tf.cast(cell.bias, dtype) for cell in cells], -1)
-        forward, backward = tf.split(dense(x, kernel) + bias, 2, axis=-1)  # every step of both directions
-        gates_x = tf.transpose(tf.stack([forward, tf.reverse(backward, [0])], 1), [0, 1, 3, 2])
-    else:  # straight into the loop's layout: a tensor peak of 42 MiB at batch 128 x 40 steps, 67 with
-        # the copies above
-        kernels = tf.stack([tf.transpose(tf.cast(cell.kernel, dtype)) for cell in cells])  # [2, 4 units, n]
-        biases = tf.stack([tf.cast(cell.bias, dtype) for cell in cells])[..., None]
-        gates_x = tf.matmul(kernels, tf.stack([x, tf.reverse(x, [0])], 1), transpose_b=True) + biases
-    steps = tf.cast(tf.transpose(mask), dtype)[:, None, :]  # [T, 1, batch]
-    masks = tf.stack([steps, tf.reverse(steps, [0])], 1)  # [T, 2, 1, batch]
+    kernel = tf.concat([tf.cast(cell.kernel, dtype) for cell in cells], -1)  # [n, 2 x 4 units]
+    bias = tf.concat([tf.cast(cell.bias, dtype) for cell in cells], -1)
+    gates = dense(tf.transpose(x, [1, 0, 2]), kernel) + bias  # every step of both directions: [T, batch, 8 units]
+    forward, backward = tf.split(gates, 2, axis=-1)
+    steps = tf.cast(tf.transpose(mask), dtype)[..., None]  # [T, batch, 1]
+    gates_x = tf.stack([forward, tf.reverse(backward, [0])], 1)
+    masks = tf.stack([steps, tf.reverse(steps, [0])], 1)
     recurrent = tf.stack([tf.cast(cell.recurrent_kernel, dtype) for cell in cells])
     outputs, h, c = masked_lstm_loop(gates_x, masks, recurrent, differentiable=training)
     forward, backward = tf.unstack(outputs, axis=1)
