@@ -144,15 +144,16 @@ class RecurrentDecoder(DecoderBase):
         """
         w = self._weights()
         table = self._gate_table() if fixed_weights else None
+        # Sums in float32 under bfloat16 products, as the cell's own (see `cell_step`).
+        wide = elementwise_dtype(w["first_bias"].dtype)
+        bias = tf.cast(w["first_bias"], wide)
 
         def step(token, state, memory, mask):
             if table is None:
                 products = tf.matmul(self.embedding(token), w["first_embedding_kernel"])
             else:
                 products = tf.gather(table, token)
-            # Sums in float32 under bfloat16 products, as the cell's own (see `cell_step`).
-            wide = elementwise_dtype(products.dtype)
-            gates = tf.cast(products, wide) + tf.cast(w["first_bias"], wide)
+            gates = tf.cast(products, wide) + bias
             o, state, attention = self._step(w, gates, state, memory, mask, training=False)
             return tf.matmul(o, w["output_kernel"]) + w["output_bias"], state, attention
 
