@@ -39,7 +39,7 @@ import tensorflow as tf  # noqa: E402
 from nmtkit.config import load_recipe  # noqa: E402
 from nmtkit.data.batching import batches  # noqa: E402
 from nmtkit.data.prepared import load_split, load_vocabs  # noqa: E402
-from nmtkit.losses import token_losses  # noqa: E402
+from nmtkit.losses import projected_token_losses  # noqa: E402
 from nmtkit.models.seq2seq import build_model  # noqa: E402
 from nmtkit.precision import dtype_policy  # noqa: E402
 from nmtkit.training import Trainer  # noqa: E402
@@ -68,7 +68,7 @@ def main() -> None:
     variables = model.trainable_variables
 
     def loss_of(src, tgt_in, tgt_out):
-        total, tokens = token_losses(model((src, tgt_in), training=True), tgt_out, smoothing)
+        total, tokens = model.training_loss(src, tgt_in, tgt_out, smoothing)
         return total / tokens
 
     @tf.function(input_signature=SIGNATURE)
@@ -98,10 +98,9 @@ def main() -> None:
                               model.compute_dtype)
         with tf.GradientTape() as tape:
             tape.watch(attentional)
-            w = decoder._weights()
-            logits = tf.reshape(tf.matmul(tf.reshape(attentional, [-1, decoder.units]), w["output_kernel"]),
-                                tf.concat([tf.shape(tgt_out), [-1]], 0)) + w["output_bias"]
-            total, tokens = token_losses(logits, tgt_out, smoothing)
+            w = decoder.output_weights()
+            total, tokens = projected_token_losses(attentional, w["output_kernel"], w["output_bias"], tgt_out,
+                                                   smoothing)
             loss = total / tokens
         return _checksum(tape.gradient(loss, [attentional, *output_variables]))
 

@@ -35,7 +35,6 @@ from nmtkit.data.vocab import PAD
 from nmtkit.devices import training_cluster
 from nmtkit.errors import ModelDirError, RecipeError
 from nmtkit.interrupts import StopRequest, stop_requests
-from nmtkit.losses import token_losses
 from nmtkit.models.seq2seq import build_model
 from nmtkit.optimization import LearningRate, make_optimizer
 from nmtkit.precision import dtype_policy
@@ -74,8 +73,7 @@ class Trainer:
 
     def _replica_step(self, src, tgt_in, tgt_out, batch_tokens):
         with tf.GradientTape() as tape:
-            logits = self.model((src, tgt_in), training=True)
-            loss_sum, tokens = token_losses(logits, tgt_out, self.smoothing)
+            loss_sum, tokens = self.model.training_loss(src, tgt_in, tgt_out, self.smoothing)
             loss = self.optimizer.scale_loss(loss_sum / batch_tokens)
         variables = self.model.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))

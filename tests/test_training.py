@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from nmtkit.data.vocab import PAD
-from nmtkit.losses import smoothed_cross_entropy, token_losses
+from nmtkit.losses import token_losses
 from tests.conftest import TRAINED_EPOCHS
 
 
@@ -52,22 +52,35 @@ def test_time_budget_stops_training(tmp_path, dates_dir):
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.1])
-def test_the_loss_gradient_is_tensorflows_own(rng, eps):
-    """The written-out gradient of the label-smoothed loss equals TensorFlow's gradient of the
-    same loss from log_softmax."""
-    logits = tf.constant(rng.normal(size=(2, 3, 6)).astype(np.float32) * 3)
-    targets = tf.constant([[4, 5, PAD], [1, 4, 5]], tf.int32)
-    weights = tf.constant(rng.normal(size=(2, 3)).astype(np.float32))
+@pytest.mark.parametrize("chunk_rows", [1, 2, 4, 100])
+def test_the_fused_loss_is_the_output_layer_then_the_loss(rng, monkeypatch, eps, chunk_rows):
+    """`projected_token_losses` (output layer and loss as one, gradients written out, in chunks
+    of rows) gives the value and gradients TensorFlow's autodiff gives for the two in turn."""
+    from nmtkit import losses
 
-    def reference(logits):
-        log_p = tf.nn.log_softmax(logits)
+    vocab = 6
+    monkeypatch.setattr(losses, "CHUNK_BYTES", chunk_rows * 4 * vocab)
+    features = tf.constant(rng.normal(size=(2, 3, 5)).astype(np.float32))
+    kernel = tf.constant(rng.normal(size=(5, vocab)).astype(np.float32) * 2)
+    bias = tf.constant(rng.normal(size=(vocab,)).astype(np.float32))
+    targets = tf.constant([[4, 5, PAD], [1, 4, 5]], tf.int32)
+    inputs = [features, kernel, bias]
+
+    def reference(features, kernel, bias):
+        log_p = tf.nn.log_softmax(tf.einsum("btu,uv->btv", features, kernel) + bias)
         nll = -tf.gather(log_p, targets, batch_dims=2)
-        uniform = -(tf.reduce_sum(log_p, -1) - log_p[..., PAD]) / 5.0
-        return (1 - eps) * nll + eps * uniform
+        uniform = -(tf.reduce_sum(log_p, -1) - log_p[..., PAD]) / (vocab - 1.0)
+        mask = tf.cast(targets != PAD, tf.float32)
+        return tf.reduce_sum(((1 - eps) * nll + eps * uniform) * mask), tf.reduce_sum(mask)
 
     with tf.GradientTape(persistent=True) as tape:
-        tape.watch(logits)
-        got = tf.reduce_sum(smoothed_cross_entropy(logits, targets, eps) * weights)
-        expected = tf.reduce_sum(reference(logits) * weights)
+        tape.watch(inputs)
+        got, tokens = losses.projected_token_losses(*inputs, targets, eps)
+        expected, _ = reference(*inputs)
+        scaled = [3.0 * got, 3.0 * expected]  # an upstream gradient other than 1
+        plain, _ = token_losses(tf.einsum("btu,uv->btv", features, kernel) + bias, targets, eps)
+    assert float(tokens) == 5
     np.testing.assert_allclose(got, expected, rtol=1e-5)
-    np.testing.assert_allclose(tape.gradient(got, logits), tape.gradient(expected, logits), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(plain, expected, rtol=1e-5)
+    for ours, theirs in zip(*(tape.gradient(loss, inputs) for loss in scaled)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)

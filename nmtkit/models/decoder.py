@@ -33,7 +33,13 @@ class DecoderBase(keras.layers.Layer):
         """A weight in the compute dtype (bfloat16 under a mixed-precision policy)."""
         return tf.cast(v, self.compute_dtype)
 
-    def _output_weights(self) -> dict:
+    def call(self, tgt_in, state, memory, mask, training=False):
+        """Teacher-forced logits [batch, tgt_len, vocab] for inputs tgt_in [batch, tgt_len]."""
+        w = self.output_weights()
+        return dense(self.features(tgt_in, state, memory, mask, training), w["output_kernel"]) + w["output_bias"]
+
+    def output_weights(self) -> dict:
+        """The output layer's kernel [units, vocab] and bias in the compute dtype."""
         cast = self._cast
         kernel = tf.transpose(cast(self.embedding.embeddings)) if self.tie_embeddings else cast(self.output_kernel)
         return {"output_kernel": kernel, "output_bias": cast(self.output_bias)}
@@ -122,15 +128,13 @@ class RecurrentDecoder(DecoderBase):
         feed = tf.zeros_like(rnn_states[-1][0]) if self.input_feeding else ()
         return tuple(rnn_states), feed
 
-    def call(self, tgt_in, state, memory, mask, training=False):
-        """Teacher-forced logits [batch, tgt_len, vocab] for inputs tgt_in [batch, tgt_len]."""
+    def features(self, tgt_in, state, memory, mask, training=False):
+        """Teacher-forced attentional outputs [batch, tgt_len, units] (the output layer's input)."""
         w = self._weights()
         x = self._dropout(self.embedding(tgt_in), training)
         if self.feeds_back:
-            attentional = self._run_loop(w, x, state, memory, mask, training)
-        else:
-            attentional = self._run_whole_sequence(w, x, state, memory, mask, training)
-        return dense(attentional, w["output_kernel"]) + w["output_bias"]
+            return self._run_loop(w, x, state, memory, mask, training)
+        return self._run_whole_sequence(w, x, state, memory, mask, training)
 
     def step_function(self, fixed_weights: bool = False):
         """The search step, with the weights cast to the compute dtype once, outside the loop:
@@ -257,7 +261,7 @@ class RecurrentDecoder(DecoderBase):
         w = {"kernel": [cast(c.kernel) for c in cells],
              "recurrent": [cast(c.recurrent_kernel) for c in cells],
              "bias": [cast(c.bias) for c in cells],
-             **self._output_weights()}
+             **self.output_weights()}
         # split, not sliced: the gradient of a slice writes a whole zero kernel per slice
         w["first_embedding_kernel"], w["first_fed_kernel"] = tf.split(w["kernel"][0], [self.embedding_dim, -1])
         w["first_bias"] = input_bias(self.cell, w["bias"][0])

@@ -18,7 +18,6 @@ from nmtkit.models.attention import VARIANTS
 from nmtkit.models.decoder import DecoderBase
 from nmtkit.models.noise import DropoutNoise
 from nmtkit.models.ntm import NTMCell
-from nmtkit.models.arithmetic import dense
 
 
 class MemoryWriter(keras.layers.Layer):
@@ -105,8 +104,8 @@ class NTMDecoder(DecoderBase):
         feed = tf.zeros((tf.shape(h)[0], self.units), self.compute_dtype) if self.input_feeding else ()
         return (h, c, written, reads, weights), feed
 
-    def call(self, tgt_in, state, memory, mask, training=False):
-        """Teacher-forced logits [batch, tgt_len, vocab] for inputs tgt_in [batch, tgt_len]."""
+    def features(self, tgt_in, state, memory, mask, training=False):
+        """Teacher-forced attentional outputs [batch, tgt_len, units] (the output layer's input)."""
         w = self._weights()
         x = self._dropout(self.embedding(tgt_in), training)
         steps = tf.transpose(x, [1, 0, 2])
@@ -118,8 +117,7 @@ class NTMDecoder(DecoderBase):
             return t + 1, state, outputs.write(t, o)
 
         *_, outputs = tf.while_loop(lambda t, *_: t < length, body, (tf.constant(0), state, outputs))
-        attentional = tf.transpose(outputs.stack(), [1, 0, 2])
-        return dense(attentional, w["output_kernel"]) + w["output_bias"]
+        return tf.transpose(outputs.stack(), [1, 0, 2])
 
     def step_function(self, fixed_weights: bool = False):
         """step(token [rows], state, memory, mask) -> logits [rows, vocab], new state,
@@ -151,7 +149,7 @@ class NTMDecoder(DecoderBase):
         return o, (tuple(ntm_state), o if self.input_feeding else ()), weights
 
     def _weights(self):
-        return {"combine_kernel": self._cast(self.combine_kernel), **self._output_weights()}
+        return {"combine_kernel": self._cast(self.combine_kernel), **self.output_weights()}
 
     def get_config(self):
         config = super().get_config()

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from nmtkit.config import ModelConfig
+from nmtkit.losses import projected_token_losses
 from nmtkit.models.bridge import Bridge
 from nmtkit.models.decoder import RecurrentDecoder
 from nmtkit.models.encoder import RecurrentEncoder
@@ -20,7 +21,8 @@ class Seq2Seq(keras.Model):
     """Recurrent encoder -> bridge -> recurrent decoder with attention, as `config` describes.
 
     `call((src, tgt_in))` gives teacher-forced logits [batch, tgt_len, tgt_vocab];
-    `encode(src)` and `step_function()` are what search uses (see `nmtkit.search`).
+    `training_loss` is what training minimises; `encode(src)` and `step_function()` are what
+    search uses (see `nmtkit.search`).
     """
 
     def __init__(self, config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, seed: int = 0,
@@ -77,6 +79,14 @@ class Seq2Seq(keras.Model):
         src, tgt_in = inputs
         state, memory, mask = self.encode(src, training=training)
         return self.decoder(tgt_in, state, memory, mask, training=training)
+
+    def training_loss(self, src, tgt_in, tgt_out, smoothing: float):
+        """(summed label-smoothed loss, target tokens) of a batch, teacher-forced with dropout:
+        `token_losses` of `call`'s logits, the output layer and the loss computed as one."""
+        state, memory, mask = self.encode(src, training=True)
+        features = self.decoder.features(tgt_in, state, memory, mask, training=True)
+        w = self.decoder.output_weights()
+        return projected_token_losses(features, w["output_kernel"], w["output_bias"], tgt_out, smoothing)
 
     def parameters_by_part(self) -> dict[str, int]:
         """Trainable parameters per component, for `train --dry-run`."""
