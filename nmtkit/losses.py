@@ -31,9 +31,9 @@ def projected_token_losses(features, kernel, bias, targets, smoothing: float):
     depend on it: the forward pass computes that gradient for features, kernel and bias, in
     chunks of rows, each chunk's logits dropped once its share is known. Autodiff of the two
     layers keeps the float32 logits for the backward pass and writes several more such tensors
-    in it: on the longest Multi30k batches, 50 MiB each and most of a training step's tensor
-    peak. The arithmetic is the same: three products (logits, and their gradient for the
-    features and the kernel) in the compute dtype, the softmax and its gradient in float32.
+    in it (50 MiB each on the longest Multi30k batches). The arithmetic is the same: three
+    products (logits, and their gradient for the features and the kernel) in the compute
+    dtype, the softmax and its gradient in float32.
     """
     vocab = tf.shape(kernel)[-1]
     rows = tf.reshape(features, [-1, features.shape[-1]])
