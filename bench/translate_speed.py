@@ -12,7 +12,8 @@ translation of every line ("loop": what the peer's loop figure measures) and sco
 sacrebleu defaults). Then whole `nmtkit translate` commands are timed with their peak memory:
 one sentence (median of 3, the search graph kept in the model directory by an untimed first
 call) beside a process that only imports TensorFlow as nmtkit does, so that nmtkit's own fixed
-cost shows; and beam 5 over the whole file at the recipe's batch size and precision.
+cost shows; and beam 5 over the whole file at the recipe's batch size and precision (median of 3;
+its peak less the import's is nmtkit's own share of the memory).
 
 `--peer WORK`: the WORK folder of ../shared/peers/onmt/run_onmt_multi30k.sh run on this
 machine in this sitting (three timed runs of each search, batch 64; the median is shown). The
@@ -74,8 +75,9 @@ def timed(command: list[str], stdin: str | None = None) -> tuple[float, float]:
     return time.perf_counter() - began, int(done.stderr.strip().splitlines()[-1]) / 1024
 
 
-def fixed_cost(model: str, src: str) -> None:
-    """One sentence through the whole `nmtkit translate` command, beside TensorFlow's import."""
+def fixed_cost(model: str, src: str) -> float:
+    """One sentence through the whole `nmtkit translate` command, beside TensorFlow's import;
+    returns the import's peak MiB."""
     one = Path(os.environ.get("TMPDIR", "/tmp")) / "nmtkit-translate-speed-one.txt"
     one.write_text(Path(src).read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
     command = [str(NMTKIT), "translate", "--model", model, "--quiet"]
@@ -88,6 +90,7 @@ def fixed_cost(model: str, src: str) -> None:
           f"TensorFlow alone: {tf_seconds:.2f} s, {tf_peak:.0f} MiB; nmtkit's own: {seconds - tf_seconds:.2f} s, "
           f"{peak - tf_peak:.0f} MiB", flush=True)
     one.unlink()
+    return tf_peak
 
 
 def main() -> None:
@@ -129,11 +132,13 @@ def main() -> None:
                       f"{r['sentences'] / r['seconds']:>7.0f} {r['tokens'] / r['seconds']:>7.0f} "
                       f"{r['bleu']:>6.2f} {r['peak_mib']:>8.0f} {versus(peer, beam, r['seconds'], 'loop'):>11}",
                       flush=True)
-    fixed_cost(args.model, args.src)
-    seconds, peak = timed([str(NMTKIT), "translate", "--model", args.model, "--beam", "5", "--quiet"], args.src)
-    print(f"whole command (nmtkit translate --beam 5, the recipe's batch and precision): {seconds:.2f} s "
+    import_peak = fixed_cost(args.model, args.src)
+    runs = [timed([str(NMTKIT), "translate", "--model", args.model, "--beam", "5", "--quiet"], args.src)
+            for _ in range(3)]
+    seconds, peak = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    print(f"whole command (nmtkit translate --beam 5, the recipe's batch and precision; median of 3): {seconds:.2f} s "
           f"({lines / seconds:.0f} sent/s; {versus(peer, 5, seconds, 'command') or '?'} the peer's), "
-          f"peak {peak:.0f} MiB", flush=True)
+          f"peak {peak:.0f} MiB (nmtkit's own: {peak - import_peak:.0f})", flush=True)
 
 
 def versus(peer: dict, beam: int, seconds: float, kind: str) -> str:
