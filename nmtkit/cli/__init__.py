@@ -7,12 +7,11 @@ only by the commands that need it, so `--help`, `score` and `data` start fast.
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from nmtkit import __version__
 from nmtkit.cli import average, export, info, plot, preprocess, score, serve, train, translate
+from nmtkit.cli.common import end_process
 from nmtkit.cli.data import data_app
 from nmtkit.cli.task import task_app
 from nmtkit.errors import one_line
@@ -66,4 +65,4 @@ def main() -> None:
         code = exc.exit_code
     finally:
         settle()
-    sys.exit(code if isinstance(code, int) else 0)
+    end_process(code if isinstance(code, int) else 0)

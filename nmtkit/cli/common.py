@@ -19,6 +19,30 @@ SetOption = typer.Option(None, "--set", metavar="KEY=VALUE",
                          help="Override a recipe key: section.key=value (repeatable).")
 
 
+_work_written = False  # see `work_written`
+
+
+def work_written() -> None:
+    """Say that the command has finished and closed everything it writes (stdout is flushed by
+    `end_process`). The `nmtkit` process then ends without Python's teardown, which for a
+    process that has run TensorFlow takes 0.7-0.9 s on 2 cores (its thread pools, graphs and
+    kernels), a fifth of a one-line `translate`. A command run in-process (tests) is unaffected."""
+    global _work_written
+    _work_written = True
+
+
+def end_process(code: int) -> None:
+    """Exit with `code`: at once after `work_written` and a success, else the usual way."""
+    if code == 0 and _work_written:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a reader gone, or a stream closed: the usual way reports it
+            sys.exit(code)
+        os._exit(0)
+    sys.exit(code)
+
+
 def fail(message: str, code: int, kind: str = "error") -> typer.Exit:
     typer.echo(f"nmtkit: {kind}: {message}", err=True)
     return typer.Exit(code)

@@ -13,7 +13,7 @@ import typer
 
 from nmtkit.cli.common import (BatchSizeOption, BeamOption, BlockNgramRepeatOption, CoveragePenaltyOption,
                                LengthPenaltyOption, MaxLengthOption, MaxLengthRatioOption, MinLengthOption,
-                               QuietOption, reports_errors, search_overrides)
+                               QuietOption, reports_errors, search_overrides, work_written)
 from nmtkit.native_stderr import import_tensorflow_quietly
 
 
@@ -87,6 +87,7 @@ def translate(
         translate_stream(translator, iter_decoded(sys.stdin.buffer, "<stdin>"), sys.stdout, scores=scores,
                          attention_plots=attention_plots, plot_count=plot_count, progress=progress,
                          input_bytes=_bytes_left(sys.stdin), more_ready=lambda: _readable(sys.stdin))
+    work_written()
 
 
 def _readable(stream) -> bool:
