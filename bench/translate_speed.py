@@ -38,8 +38,10 @@ from peer import describe_cpu, peer_translation  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "runs" / "bench-multi30k-de-en"
 NMTKIT = ROOT / ".venv" / "bin" / "nmtkit"
-IMPORT_ONLY = ("import sys; sys.path.insert(0, sys.argv[1]); "
-               "from nmtkit.native_stderr import import_tensorflow_quietly; import_tensorflow_quietly()")
+# Imports TensorFlow as nmtkit does and ends the way `nmtkit translate` ends, without Python's
+# teardown (nmtkit.cli.common.end_process), so that the difference is nmtkit's own work.
+IMPORT_ONLY = ("import os, sys; sys.path.insert(0, sys.argv[1]); "
+               "from nmtkit.native_stderr import import_tensorflow_quietly; import_tensorflow_quietly(); os._exit(0)")
 
 
 def measure_one(model: str, src: str, ref: str, beam: int, batch: int, precision: str) -> dict:
