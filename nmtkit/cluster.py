@@ -64,7 +64,7 @@ class Cluster:
                 lambda context: ids.append(context.replica_id_in_sync_group) or 0)
             self._first, self.index = min(ids), min(ids) // len(ids)
             self._sum = tf.function(lambda values: strategy.reduce(
-                "SUM", strategy.run(tf.identity, args=(values,)), axis=None))
+                "SUM", strategy.run(tf.identity, args=(values,)), axis=None), autograph=False)
 
     @property
     def name(self) -> str:

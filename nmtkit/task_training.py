@@ -88,7 +88,7 @@ class TaskTrainer:
             self.optimizer = keras.optimizers.RMSprop(rate, momentum=0.9, **clip)
         self.optimizer.build(model.trainable_variables)
         width_in, width_out = model.input_shape[-1], model.output_shape[-1]
-        self.step = tf.function(self._step, jit_compile=True, input_signature=[  # traced once
+        self.step = tf.function(self._step, jit_compile=True, autograph=False, input_signature=[  # traced once
             tf.TensorSpec((None, None, width_in), tf.float32),
             tf.TensorSpec((None, None, width_out), tf.float32),
             tf.TensorSpec((None, None), tf.float32)])
@@ -191,7 +191,7 @@ def evaluate(recipe: TaskRecipe, model: keras.Model, lengths: list[int], sequenc
     random sequences (the same ones for every model, by `seed`). Without `repeats`, repeat_copy
     draws each batch's count from the recipe's training range."""
     task = make_task(recipe)
-    predict = tf.function(lambda x: model(x, training=False),
+    predict = tf.function(lambda x: model(x, training=False), autograph=False,
                           input_signature=[tf.TensorSpec((None, None, task.input_width), tf.float32)])
     rows = []
     for length, count in [(n, r) for n in lengths for r in (repeats or [None])]:

@@ -63,9 +63,9 @@ class Trainer:
             self.optimizer = make_optimizer(config)
             self.optimizer.build(model.trainable_variables)
         if self.replicas == 1:
-            self._step = tf.function(self._replica_step, input_signature=_BATCH_SIGNATURE)
+            self._step = tf.function(self._replica_step, autograph=False, input_signature=_BATCH_SIGNATURE)
         else:
-            self._step = tf.function(self._distributed_step, reduce_retracing=True)
+            self._step = tf.function(self._distributed_step, autograph=False, reduce_retracing=True)
             ids = []  # this process's replicas (all of them, but on a worker of a cluster)
             self.strategy.experimental_distribute_values_from_function(
                 lambda context: ids.append(context.replica_id_in_sync_group) or 0)

@@ -32,7 +32,7 @@ class Validator:
                  tokenizer: Tokenizer, tgt_vocab: Vocab):
         self.model, self.metric = model, metric
         self.batches: list[Batch] = list(batches(split.src, split.tgt, batch_size))
-        self.eval_step = tf.function(self._eval_step, input_signature=_BATCH_SIGNATURE)
+        self.eval_step = tf.function(self._eval_step, autograph=False, input_signature=_BATCH_SIGNATURE)
         if metric in ("bleu", "chrf"):
             self.tokenizer, self.tgt_vocab = tokenizer, tgt_vocab
             order = np.argsort([len(s) for s in split.src], kind="stable")
