@@ -12,8 +12,9 @@ translation of every line ("loop": what the peer's loop figure measures) and sco
 sacrebleu defaults). Then whole `nmtkit translate` commands are timed with their peak memory:
 one sentence (median of 3, the search graph kept in the model directory by an untimed first
 call) beside a process that only imports TensorFlow as nmtkit does, so that nmtkit's own fixed
-cost shows; and beam 5 over the whole file at the recipe's batch size and precision (median of 3;
-its peak less the import's is nmtkit's own share of the memory).
+cost shows; and beam 5 over the whole file at nmtkit's default batch size (`translate.batch_size`,
+whatever the model's recipe says) and the recipe's precision (median of 3; its peak less the
+import's is nmtkit's own share of the memory).
 
 `--peer WORK`: the WORK folder of ../shared/peers/onmt/run_onmt_multi30k.sh run on this
 machine in this sitting (three timed runs of each search, batch 64; the median is shown). The
@@ -36,6 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peer import describe_cpu, peer_translation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from nmtkit.config import TranslateConfig  # noqa: E402
+
 RUN = ROOT / "runs" / "bench-multi30k-de-en"
 NMTKIT = ROOT / ".venv" / "bin" / "nmtkit"
 # Imports TensorFlow as nmtkit does and ends the way `nmtkit translate` ends, without Python's
@@ -47,7 +51,6 @@ IMPORT_ONLY = ("import os, sys; sys.path.insert(0, sys.argv[1]); "
 def measure_one(model: str, src: str, ref: str, beam: int, batch: int, precision: str) -> dict:
     """Runs inside the child process: one setting, timed after a warm-up batch."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.path.insert(0, str(ROOT))
     from nmtkit.native_stderr import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -135,10 +138,12 @@ def main() -> None:
                       f"{r['bleu']:>6.2f} {r['peak_mib']:>8.0f} {versus(peer, beam, r['seconds'], 'loop'):>11}",
                       flush=True)
     import_peak = fixed_cost(args.model, args.src)
-    runs = [timed([str(NMTKIT), "translate", "--model", args.model, "--beam", "5", "--quiet"], args.src)
-            for _ in range(3)]
+    batch = TranslateConfig().batch_size
+    runs = [timed([str(NMTKIT), "translate", "--model", args.model, "--beam", "5", "--batch-size", str(batch),
+                   "--quiet"], args.src) for _ in range(3)]
     seconds, peak = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
-    print(f"whole command (nmtkit translate --beam 5, the recipe's batch and precision; median of 3): {seconds:.2f} s "
+    print(f"whole command (nmtkit translate --beam 5 --batch-size {batch}, the recipe's precision; median of 3): "
+          f"{seconds:.2f} s "
           f"({lines / seconds:.0f} sent/s; {versus(peer, 5, seconds, 'command') or '?'} the peer's), "
           f"peak {peak:.0f} MiB (nmtkit's own: {peak - import_peak:.0f})", flush=True)
 
