@@ -142,6 +142,26 @@ def test_batched_results_equal_one_at_a_time(rng):
         np.testing.assert_allclose(outputs(many, row)[1], outputs(one)[1], rtol=1e-6)
 
 
+def test_the_first_step_runs_once_per_sentence_and_every_hypothesis_keeps_its_sentences_state():
+    """Every hypothesis starts from BOS in its sentence's state: the first step runs on one row
+    per sentence, the later ones on a row per hypothesis, each reading its own sentence's state
+    (here: sentence s says 4 + s, then ends)."""
+    rows = []
+
+    def step(token, state, memory, mask):
+        rows.append(int(tf.shape(token)[0]))  # search runs eagerly here: one call per step
+        sentence = tf.cast(state[0][:, 0], tf.int32)
+        says = tf.one_hot(4 + sentence, 8, on_value=0.0, off_value=-20.0)
+        ends = tf.one_hot(tf.fill(tf.shape(sentence), EOS), 8, on_value=0.0, off_value=-20.0)
+        logits = tf.where(tf.equal(token, BOS)[:, None], says, ends)
+        return logits, state, tf.zeros([tf.shape(token)[0], tf.shape(mask)[1]])
+
+    state, memory, mask = (tf.constant([[0.0], [1.0], [2.0]]),), tf.zeros([3, 2, 1]), tf.ones([3, 2], tf.bool)
+    found = search(step, state, memory, mask, BOS, EOS, SearchOptions(beam_size=3, max_length=5))
+    assert [outputs(found, s)[0][0] for s in range(3)] == [[4, EOS], [5, EOS], [6, EOS]]
+    assert rows == [3, 9]
+
+
 def test_sentences_of_different_lengths_leave_the_batch_independently():
     # Sentence 0 may only produce 1 token, sentence 1 up to 6: their search must not interact.
     table = table_from({BOS: {5: 1.0}, 5: {6: 0.9, EOS: 0.1}, 6: {EOS: 1.0}})

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import nmtkit.progress
+import nmtkit.translate
 from nmtkit.artifacts import WEIGHTS, load_model_dir
 from nmtkit.checksums import read_checksums, write_checksums
 from nmtkit.data.textio import read_lines
@@ -111,6 +112,14 @@ def test_sampling_is_repeatable_per_seed(trained_model, sources):
     assert sample(1) != sample(2)
     assert_clean_error(invoke("translate", "-m", trained_model, "--sample", "--beam", 3, input=text),
                        2, "--sample")
+
+
+def test_searches_in_flight_change_nothing_but_the_speed(trained_model, sources, monkeypatch):
+    """Batches searched two at a time come back in order, each as it would alone."""
+    translator = Translator([trained_model], {"beam_size": 3, "batch_size": 4}, n_best=2)
+    together = [[(c.text, c.score) for c in t.candidates] for t in translator.translate(sources)]
+    monkeypatch.setattr(nmtkit.translate, "SEARCHES_IN_FLIGHT", 1)
+    assert [[(c.text, c.score) for c in t.candidates] for t in translator.translate(sources)] == together
 
 
 def test_bfloat16_translation_agrees_with_float32(trained_model, sources):
