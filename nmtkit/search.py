@@ -117,8 +117,8 @@ def search(step, state, memory, mask, bos: int, eos: int, options: SearchOptions
             # Every hypothesis of a sentence starts from BOS in the sentence's state, so the first
             # step runs on one row per sentence and its outputs are repeated for the beam: in a
             # beam-5 search of test_2016_flickr a twentieth of all rows had been these copies.
-            logits, attention = (tf.cond(t > 0, lambda x=x: x, lambda x=x: tf.repeat(x, k, axis=0))
-                                 for x in (logits, attention))
+            logits, attention = tf.cond(t > 0, lambda: (logits, attention),
+                                        lambda: (tf.repeat(logits, k, axis=0), tf.repeat(attention, k, axis=0)))
         a = tf.shape(alive.ids)[0]
         logits = tf.reshape(logits, [a, k, -1])  # in the step's dtype (see `_top_candidates`)
         attention = tf.reshape(tf.cast(attention, tf.float32), [a, k, -1])
