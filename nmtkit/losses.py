@@ -9,6 +9,8 @@ from nmtkit.data.vocab import PAD
 # Most bytes of float32 logits the training loss holds at once (see `projected_token_losses`):
 # about 1,000 rows of the reference model's 4,274 targets, the rows of an average batch of 64.
 CHUNK_BYTES = 16 * 2**20
+# Below this a float32 probability has lost precision (subnormals start at 1.2e-38).
+TINY_PROBABILITY = 1e-30
 
 
 def token_losses(logits, targets, smoothing: float):
@@ -33,34 +35,38 @@ def projected_token_losses(features, kernel, bias, targets, smoothing: float):
     layers keeps the float32 logits for the backward pass and writes several more such tensors
     in it (50 MiB each on the longest Multi30k batches). The arithmetic is the same: three
     products (logits, and their gradient for the features and the kernel) in the compute
-    dtype, the softmax and its gradient in float32.
+    dtype, the softmax and its gradient in float32. Padding rows are left out before the
+    products, and each vocabulary-wide pass is one that the gradient needs (see `_chunk_loss`).
     """
     vocab = tf.shape(kernel)[-1]
-    rows = tf.reshape(features, [-1, features.shape[-1]])
     flat_targets = tf.reshape(targets, [-1])
+    real = tf.where(tf.not_equal(flat_targets, PAD))  # [tokens, 1]: the rows that count
+    rows = tf.gather_nd(tf.reshape(features, [-1, features.shape[-1]]), real)
+    goals = tf.gather_nd(flat_targets, real)
     count = tf.shape(rows)[0]
     chunks = tf.maximum(1, -(-count // tf.maximum(1, CHUNK_BYTES // (4 * vocab))))
     size = -(-count // chunks)  # rows per chunk, as even as can be
-    spread = smoothing / tf.cast(vocab - 1, tf.float32)  # the target share of every token but padding
-    not_pad = 1.0 - tf.one_hot(PAD, vocab)
 
     @tf.custom_gradient
     def loss(rows, kernel, bias):
+        # The mean logit over every token but padding (label smoothing's share) is linear in
+        # the features: one product with the kernel's row sums, not a pass over the logits.
+        kernel_sums = tf.reduce_sum(tf.cast(kernel, tf.float32), -1) - tf.cast(kernel[:, PAD], tf.float32)
+        bias_sum = tf.reduce_sum(tf.cast(bias, tf.float32)) - tf.cast(bias[PAD], tf.float32)
+
         def body(i, total, d_rows, d_kernel, d_bias):
-            start = i * size
-            part, goal = rows[start:start + size], flat_targets[start:start + size]
-            logits = tf.cast(tf.matmul(part, kernel) + bias, tf.float32)
-            per_token, lse = _cross_entropy(logits, goal, smoothing)
-            mask = tf.cast(tf.not_equal(goal, PAD), tf.float32)
-            # d loss / d logits: softmax - spread off padding, less (1 - smoothing) at the target
-            d_logits = (tf.exp(logits - lse[:, None]) - spread * not_pad) * mask[:, None]
-            at_targets = tf.stack([tf.range(tf.shape(goal)[0]), goal], -1)
-            d_logits = tf.tensor_scatter_nd_sub(d_logits, at_targets, (1.0 - smoothing) * mask)
+            part, goal = rows[i * size:(i + 1) * size], goals[i * size:(i + 1) * size]
+            others = (tf.linalg.matvec(tf.cast(part, tf.float32), kernel_sums) + bias_sum) / tf.cast(vocab - 1,
+                                                                                                     tf.float32)
+            per_token, d_logits = _chunk_loss(tf.cast(tf.matmul(part, kernel) + bias, tf.float32), goal, others,
+                                              smoothing)
             d_products = tf.cast(d_logits, part.dtype)
-            return (i + 1, total + tf.reduce_sum(per_token * mask),
+            # the rows transposed first (1 MiB): oneDNN's product with a transposed first
+            # operand ran at 300 GFLOP/s here, 350 so
+            d_kernel_part = tf.matmul(tf.transpose(part), d_products)
+            return (i + 1, total + tf.reduce_sum(per_token),
                     d_rows.write(i, tf.matmul(d_products, kernel, transpose_b=True)),
-                    d_kernel + tf.cast(tf.matmul(part, d_products, transpose_a=True), tf.float32),
-                    d_bias + tf.reduce_sum(d_logits, 0))
+                    d_kernel + tf.cast(d_kernel_part, tf.float32), d_bias + tf.reduce_sum(d_logits, 0))
 
         start = (tf.constant(0), tf.constant(0.0), tf.TensorArray(rows.dtype, size=chunks, infer_shape=False),
                  tf.zeros(tf.shape(kernel)), tf.zeros(tf.shape(bias)))
@@ -75,8 +81,30 @@ def projected_token_losses(features, kernel, bias, targets, smoothing: float):
 
         return total, backward
 
-    tokens = tf.reduce_sum(tf.cast(tf.not_equal(targets, PAD), tf.float32))
-    return loss(rows, kernel, bias), tokens
+    total = loss(rows, kernel, bias)
+    return total, tf.cast(count, tf.float32)
+
+
+def _chunk_loss(logits, goal, others, smoothing: float):
+    """The label-smoothed cross-entropy of each row of float32 logits [rows, vocab] (no padding
+    among the targets `goal`), given each row's mean logit over every token but padding
+    (`others`), and its gradient with respect to the logits.
+
+    The softmax is one fused pass; the log-sum-exp then comes from the target's probability
+    (log p_t = logit_t - lse), and from a pass of its own only where some target's probability
+    is too small for that (float32 underflow).
+    """
+    probabilities = tf.nn.softmax(logits)
+    at_goal = tf.stack([tf.range(tf.shape(goal)[0]), goal], -1)
+    logit_goal, p_goal = tf.gather_nd(logits, at_goal), tf.gather_nd(probabilities, at_goal)
+    lse = tf.cond(tf.reduce_all(p_goal > TINY_PROBABILITY),
+                  lambda: logit_goal - tf.math.log(p_goal), lambda: tf.reduce_logsumexp(logits, -1))
+    per_token = (1.0 - smoothing) * (lse - logit_goal) + smoothing * (lse - others)
+    # d loss / d logits: softmax - spread off padding, less (1 - smoothing) at the target
+    spread = smoothing / tf.cast(tf.shape(logits)[-1] - 1, tf.float32)
+    d_logits = probabilities - spread * (1.0 - tf.one_hot(PAD, tf.shape(logits)[-1]))
+    d_logits = tf.tensor_scatter_nd_sub(d_logits, at_goal, tf.fill(tf.shape(goal), 1.0 - smoothing))
+    return per_token, d_logits
 
 
 def _cross_entropy(logits, targets, smoothing: float):

@@ -84,3 +84,22 @@ def test_the_fused_loss_is_the_output_layer_then_the_loss(rng, monkeypatch, eps,
     np.testing.assert_allclose(plain, expected, rtol=1e-5)
     for ours, theirs in zip(*(tape.gradient(loss, inputs) for loss in scaled)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_the_fused_loss_stays_finite_where_a_targets_probability_underflows():
+    """A target whose logit is 300 below the best has probability 0 in float32: the loss then
+    takes the log-sum-exp from a pass of its own, and is 300 and a bit, not infinite."""
+    from nmtkit import losses
+
+    features = tf.constant([[[1.0, 0.0], [0.0, 1.0]]])
+    kernel = tf.constant([[0.0, 0.0, 300.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    bias = tf.zeros([4])
+    targets = tf.constant([[1, 3]], tf.int32)  # row 1: logit 0 against 300
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        total, tokens = losses.projected_token_losses(features, kernel, bias, targets, 0.0)
+    expected, _ = token_losses(tf.einsum("btu,uv->btv", features, kernel) + bias, targets, 0.0)
+    assert float(tokens) == 2
+    np.testing.assert_allclose(total, expected, rtol=1e-6)
+    assert 300 < float(total) < 302
+    assert np.all(np.isfinite(tape.gradient(total, features)))
