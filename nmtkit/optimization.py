@@ -40,6 +40,21 @@ class FusedAdam(keras.optimizers.Adam):
     a variable's memory instead of a dozen: on the reference model the update took 24 ms a step
     on 2 CPU cores, and 13 ms this way."""
 
+    def _clip_gradients(self, grads):
+        """Keras' clipping by global norm, but the gradients are scaled only where the norm is
+        above the limit (or not finite): on the reference recipe it is 0.4-1.6 against a limit
+        of 5, and the scaling was a pass over every gradient of every step."""
+        if not self.global_clipnorm:
+            return super()._clip_gradients(grads)
+        grads = [tf.convert_to_tensor(g) if g is not None else g for g in grads]  # sparse rows summed
+        norm = tf.sqrt(2.0 * tf.add_n([tf.nn.l2_loss(tf.cast(g, tf.float32)) for g in grads if g is not None]))
+        limit = self.global_clipnorm
+
+        def scaled():
+            return [g * tf.cast(limit / norm, g.dtype) if g is not None else g for g in grads]
+
+        return tf.cond(norm <= limit, lambda: grads, scaled)
+
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
         index = self._get_variable_index(variable)

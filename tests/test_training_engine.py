@@ -125,7 +125,8 @@ def test_learning_rate_schedules():
     assert plateau.at(0) == pytest.approx(0.01)
 
 
-def test_the_fused_adam_takes_keras_adams_steps():
+@pytest.mark.parametrize("clip_norm", [1.0, 100.0])  # the gradients' norm is about 3: clipped, then not
+def test_the_fused_adam_takes_keras_adams_steps(clip_norm):
     import keras
     import tensorflow as tf
 
@@ -136,8 +137,8 @@ def test_the_fused_adam_takes_keras_adams_steps():
     gradients = [[tf.IndexedSlices(tf.constant(rng.normal(size=(2, 3)), tf.float32), tf.constant([1, 4]), tf.constant([7, 3])),
                   tf.constant(rng.normal(size=5), tf.float32)] for _ in range(4)]
     finals = []
-    for optimizer in (keras.optimizers.Adam(0.1, global_clipnorm=1.0, weight_decay=0.01),
-                      FusedAdam(0.1, global_clipnorm=1.0, weight_decay=0.01)):
+    for optimizer in (keras.optimizers.Adam(0.1, global_clipnorm=clip_norm, weight_decay=0.01),
+                      FusedAdam(0.1, global_clipnorm=clip_norm, weight_decay=0.01)):
         variables = [keras.Variable(x) for x in start]
         apply = tf.function(lambda step: optimizer.apply_gradients(zip(step, variables)))  # noqa: B023
         for step in gradients:
