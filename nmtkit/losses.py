@@ -35,14 +35,15 @@ def projected_token_losses(features, kernel, bias, targets, smoothing: float):
     layers keeps the float32 logits for the backward pass and writes several more such tensors
     in it (50 MiB each on the longest Multi30k batches). The arithmetic is the same: three
     products (logits, and their gradient for the features and the kernel) in the compute
-    dtype, the softmax and its gradient in float32. Padding rows are left out before the
-    products, and each vocabulary-wide pass is one that the gradient needs (see `_chunk_loss`).
+    dtype, the softmax and its gradient in float32. Each vocabulary-wide pass is one that the
+    gradient needs (see `_chunk_loss`): padding rows are kept (leaving them out made the number of
+    rows, and so the products' shapes, new on nearly every batch, and oneDNN keeps a kernel for
+    each shape: 35 MiB more after 300 batches) but weigh nothing, through their features and
+    their rows of the features' gradient.
     """
     vocab = tf.shape(kernel)[-1]
-    flat_targets = tf.reshape(targets, [-1])
-    real = tf.where(tf.not_equal(flat_targets, PAD))  # [tokens, 1]: the rows that count
-    rows = tf.gather_nd(tf.reshape(features, [-1, features.shape[-1]]), real)
-    goals = tf.gather_nd(flat_targets, real)
+    rows = tf.reshape(features, [-1, features.shape[-1]])
+    goals = tf.reshape(targets, [-1])
     count = tf.shape(rows)[0]
     chunks = tf.maximum(1, -(-count // tf.maximum(1, CHUNK_BYTES // (4 * vocab))))
     size = -(-count // chunks)  # rows per chunk, as even as can be
@@ -55,7 +56,9 @@ def projected_token_losses(features, kernel, bias, targets, smoothing: float):
         bias_sum = tf.reduce_sum(tf.cast(bias, tf.float32)) - tf.cast(bias[PAD], tf.float32)
 
         def body(i, total, d_rows, d_kernel, d_bias):
-            part, goal = rows[i * size:(i + 1) * size], goals[i * size:(i + 1) * size]
+            goal = goals[i * size:(i + 1) * size]
+            weight = tf.cast(tf.not_equal(goal, PAD), tf.float32)
+            part = rows[i * size:(i + 1) * size] * tf.cast(weight, rows.dtype)[:, None]
             others = (tf.linalg.matvec(tf.cast(part, tf.float32), kernel_sums) + bias_sum) / tf.cast(vocab - 1,
                                                                                                      tf.float32)
             per_token, d_logits = _chunk_loss(tf.cast(tf.matmul(part, kernel) + bias, tf.float32), goal, others,
@@ -64,9 +67,10 @@ def projected_token_losses(features, kernel, bias, targets, smoothing: float):
             # the rows transposed first (1 MiB): oneDNN's product with a transposed first
             # operand ran at 300 GFLOP/s here, 350 so
             d_kernel_part = tf.matmul(tf.transpose(part), d_products)
-            return (i + 1, total + tf.reduce_sum(per_token),
-                    d_rows.write(i, tf.matmul(d_products, kernel, transpose_b=True)),
-                    d_kernel + tf.cast(d_kernel_part, tf.float32), d_bias + tf.reduce_sum(d_logits, 0))
+            d_part = tf.matmul(d_products, kernel, transpose_b=True) * tf.cast(weight, rows.dtype)[:, None]
+            return (i + 1, total + tf.reduce_sum(per_token * weight), d_rows.write(i, d_part),
+                    d_kernel + tf.cast(d_kernel_part, tf.float32),
+                    d_bias + tf.linalg.matvec(d_logits, weight, transpose_a=True))
 
         start = (tf.constant(0), tf.constant(0.0), tf.TensorArray(rows.dtype, size=chunks, infer_shape=False),
                  tf.zeros(tf.shape(kernel)), tf.zeros(tf.shape(bias)))
@@ -81,14 +85,14 @@ def projected_token_losses(features, kernel, bias, targets, smoothing: float):
 
         return total, backward
 
-    total = loss(rows, kernel, bias)
-    return total, tf.cast(count, tf.float32)
+    tokens = tf.reduce_sum(tf.cast(tf.not_equal(targets, PAD), tf.float32))
+    return loss(rows, kernel, bias), tokens
 
 
 def _chunk_loss(logits, goal, others, smoothing: float):
-    """The label-smoothed cross-entropy of each row of float32 logits [rows, vocab] (no padding
-    among the targets `goal`), given each row's mean logit over every token but padding
-    (`others`), and its gradient with respect to the logits.
+    """The label-smoothed cross-entropy of each row of float32 logits [rows, vocab] for its
+    target `goal`, given each row's mean logit over every token but padding (`others`), and its
+    gradient with respect to the logits (rows whose target is padding: anything).
 
     The softmax is one fused pass; the log-sum-exp then comes from the target's probability
     (log p_t = logit_t - lse), and from a pass of its own only where some target's probability
@@ -97,7 +101,7 @@ def _chunk_loss(logits, goal, others, smoothing: float):
     probabilities = tf.nn.softmax(logits)
     at_goal = tf.stack([tf.range(tf.shape(goal)[0]), goal], -1)
     logit_goal, p_goal = tf.gather_nd(logits, at_goal), tf.gather_nd(probabilities, at_goal)
-    lse = tf.cond(tf.reduce_all(p_goal > TINY_PROBABILITY),
+    lse = tf.cond(tf.reduce_all((p_goal > TINY_PROBABILITY) | tf.equal(goal, PAD)),
                   lambda: logit_goal - tf.math.log(p_goal), lambda: tf.reduce_logsumexp(logits, -1))
     per_token = (1.0 - smoothing) * (lse - logit_goal) + smoothing * (lse - others)
     # d loss / d logits: softmax - spread off padding, less (1 - smoothing) at the target
