@@ -46,12 +46,13 @@ class FusedAdam(keras.optimizers.Adam):
         of 5, and the scaling was a pass over every gradient of every step."""
         if not self.global_clipnorm:
             return super()._clip_gradients(grads)
-        grads = [tf.convert_to_tensor(g) if g is not None else g for g in grads]  # sparse rows summed
-        norm = tf.sqrt(2.0 * tf.add_n([tf.nn.l2_loss(tf.cast(g, tf.float32)) for g in grads if g is not None]))
+        grads = [tf.convert_to_tensor(g) for g in grads]  # sparse rows summed (Keras drops None ones)
+        norm = tf.sqrt(2.0 * tf.add_n([tf.nn.l2_loss(tf.cast(g, tf.float32)) for g in grads]))
         limit = self.global_clipnorm
 
-        def scaled():
-            return [g * tf.cast(limit / norm, g.dtype) if g is not None else g for g in grads]
+        def scaled():  # Keras' factor: NaN where the norm is not finite
+            scale = limit * tf.minimum(1.0 / norm, 1.0 / limit) + (norm - norm)
+            return [g * tf.cast(scale, g.dtype) for g in grads]
 
         return tf.cond(norm <= limit, lambda: grads, scaled)
 
