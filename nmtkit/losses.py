@@ -51,23 +51,25 @@ def projected_token_losses(features, kernel, bias, targets, smoothing: float):
     @tf.custom_gradient
     def loss(rows, kernel, bias):
         # The mean logit over every token but padding (label smoothing's share) is linear in
-        # the features: one product with the kernel's row sums, not a pass over the logits.
-        kernel_sums = tf.reduce_sum(tf.cast(kernel, tf.float32), -1) - tf.cast(kernel[:, PAD], tf.float32)
-        bias_sum = tf.reduce_sum(tf.cast(bias, tf.float32)) - tf.cast(bias[PAD], tf.float32)
+        # the features: one product with the kernel's row means, not a pass over the logits.
+        tokens_but_pad = tf.cast(vocab - 1, tf.float32)
+        kernel_means = (tf.reduce_sum(tf.cast(kernel, tf.float32), -1)
+                        - tf.cast(kernel[:, PAD], tf.float32)) / tokens_but_pad
+        bias_mean = (tf.reduce_sum(tf.cast(bias, tf.float32)) - tf.cast(bias[PAD], tf.float32)) / tokens_but_pad
 
         def body(i, total, d_rows, d_kernel, d_bias):
             goal = goals[i * size:(i + 1) * size]
             weight = tf.cast(tf.not_equal(goal, PAD), tf.float32)
-            part = rows[i * size:(i + 1) * size] * tf.cast(weight, rows.dtype)[:, None]
-            others = (tf.linalg.matvec(tf.cast(part, tf.float32), kernel_sums) + bias_sum) / tf.cast(vocab - 1,
-                                                                                                     tf.float32)
-            per_token, d_logits = _chunk_loss(tf.cast(tf.matmul(part, kernel) + bias, tf.float32), goal, others,
+            row_weight = tf.cast(weight, rows.dtype)[:, None]
+            part = rows[i * size:(i + 1) * size] * row_weight
+            mean_logit = tf.linalg.matvec(tf.cast(part, tf.float32), kernel_means) + bias_mean
+            per_token, d_logits = _chunk_loss(tf.cast(tf.matmul(part, kernel) + bias, tf.float32), goal, mean_logit,
                                               smoothing)
             d_products = tf.cast(d_logits, part.dtype)
             # the rows transposed first (1 MiB): oneDNN's product with a transposed first
             # operand ran at 300 GFLOP/s here, 350 so
             d_kernel_part = tf.matmul(tf.transpose(part), d_products)
-            d_part = tf.matmul(d_products, kernel, transpose_b=True) * tf.cast(weight, rows.dtype)[:, None]
+            d_part = tf.matmul(d_products, kernel, transpose_b=True) * row_weight
             return (i + 1, total + tf.reduce_sum(per_token * weight), d_rows.write(i, d_part),
                     d_kernel + tf.cast(d_kernel_part, tf.float32),
                     d_bias + tf.linalg.matvec(d_logits, weight, transpose_a=True))
@@ -89,9 +91,9 @@ def projected_token_losses(features, kernel, bias, targets, smoothing: float):
     return loss(rows, kernel, bias), tokens
 
 
-def _chunk_loss(logits, goal, others, smoothing: float):
+def _chunk_loss(logits, goal, mean_logit, smoothing: float):
     """The label-smoothed cross-entropy of each row of float32 logits [rows, vocab] for its
-    target `goal`, given each row's mean logit over every token but padding (`others`), and its
+    target `goal`, given each row's mean logit over every token but padding (`mean_logit`), and its
     gradient with respect to the logits (rows whose target is padding: anything).
 
     The softmax is one fused pass; the log-sum-exp then comes from the target's probability
@@ -103,7 +105,7 @@ def _chunk_loss(logits, goal, others, smoothing: float):
     logit_goal, p_goal = tf.gather_nd(logits, at_goal), tf.gather_nd(probabilities, at_goal)
     lse = tf.cond(tf.reduce_all((p_goal > TINY_PROBABILITY) | tf.equal(goal, PAD)),
                   lambda: logit_goal - tf.math.log(p_goal), lambda: tf.reduce_logsumexp(logits, -1))
-    per_token = (1.0 - smoothing) * (lse - logit_goal) + smoothing * (lse - others)
+    per_token = (1.0 - smoothing) * (lse - logit_goal) + smoothing * (lse - mean_logit)
     # d loss / d logits: softmax - spread off padding, less (1 - smoothing) at the target
     spread = smoothing / tf.cast(tf.shape(logits)[-1] - 1, tf.float32)
     d_logits = probabilities - spread * (1.0 - tf.one_hot(PAD, tf.shape(logits)[-1]))
